@@ -1,0 +1,1 @@
+"""Data layer: scan, decode, cache, audit, balance, synthetic data, device batches."""

@@ -1,0 +1,181 @@
+"""Scanning: layouts, identities, class map, skipped files, and refused input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from artstyle.cli import main
+from artstyle.data.scan import parse_artist, read_item_bytes, scan
+from artstyle.data.stats import dataset_stats
+from artstyle.errors import ArtstyleError
+from conftest import make_dataset, write_image
+
+
+def test_course_layout_sorted_and_stable(tiny_data: Path) -> None:
+    index = scan(tiny_data)
+    assert index.source_kind == "folders"
+    assert index.classes == ["Baroque", "Cubism", "Rococo"]
+    assert len(index.split("train")) == 24 and len(index.split("test")) == 6
+    rels = [item.rel for item in index.split("train")]
+    assert rels == sorted(rels)
+    assert index.labels("test") == [0, 0, 1, 1, 2, 2]
+    assert index.counts("train") == {"Baroque": 8, "Cubism": 8, "Rococo": 8}
+    # a second scan gives the same fingerprint; touching a file changes it
+    before = index.fingerprint("train")
+    assert scan(tiny_data).fingerprint("train") == before
+    first = Path(index.split("train")[0].source)
+    os.utime(first, ns=(1, 1))
+    assert scan(tiny_data).fingerprint("train") != before
+
+
+def test_same_name_in_two_styles_both_kept_and_nested_folders_belong_to_top_style(tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    write_image(root / "train" / "Baroque" / "x.jpg", seed=1)
+    write_image(root / "train" / "Rococo" / "x.jpg", seed=2)
+    write_image(root / "train" / "Rococo" / "deeper" / "more" / "y.JPG", seed=3)
+    write_image(root / "train" / "Rococo" / "ümlaut name é.jpeg", seed=4)
+    write_image(root / "test" / "Rococo" / "x.jpg", seed=5)
+    index = scan(root)
+    assert [(i.rel, i.style) for i in index.split("train")] == [
+        ("Baroque/x.jpg", "Baroque"),
+        ("Rococo/deeper/more/y.JPG", "Rococo"),
+        ("Rococo/x.jpg", "Rococo"),
+        ("Rococo/ümlaut name é.jpeg", "Rococo"),
+    ]
+    assert read_item_bytes(index.split("train")[0]) != read_item_bytes(index.split("train")[2])
+
+
+def test_hidden_and_non_images_are_skipped_and_counted(tiny_data: Path) -> None:
+    (tiny_data / "train" / "Baroque" / ".DS_Store").write_bytes(b"junk")
+    (tiny_data / "train" / "Baroque" / "notes.txt").write_text("hello")
+    (tiny_data / "train" / ".hidden_style").mkdir()
+    write_image(tiny_data / "train" / "loose.jpg", seed=9)
+    index = scan(tiny_data)
+    reasons = sorted(s.reason.split(" (")[0] for s in index.skipped)
+    assert reasons == ["hidden file", "hidden folder", "image outside a style folder", "not an image extension"]
+    assert index.classes == ["Baroque", "Cubism", "Rococo"]
+
+
+def test_test_only_style_is_an_error_naming_it(tiny_data: Path) -> None:
+    write_image(tiny_data / "test" / "Fauvism" / "a.jpg", seed=5)
+    with pytest.raises(ArtstyleError, match="Fauvism"):
+        scan(tiny_data)
+
+
+def test_train_style_missing_from_test_is_reported(tmp_path: Path) -> None:
+    root = make_dataset(tmp_path / "d", {"train": {"A": 3, "B": 3}, "test": {"A": 1}})
+    index = scan(root)
+    assert index.missing_in_test == ["B"]
+    assert any("B" in note for note in index.notes)
+
+
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda root: None, "does not exist"),
+        (lambda root: root.mkdir(), "no style folders"),
+        (lambda root: (root / "train" / "Baroque").mkdir(parents=True), "no image files"),
+        (lambda root: (root / "test" / "A").mkdir(parents=True), "no train/"),
+    ],
+)
+def test_bad_folders_give_clear_errors(tmp_path: Path, setup, message: str) -> None:
+    root = tmp_path / "data"
+    setup(root)
+    with pytest.raises(ArtstyleError, match=message):
+        scan(root)
+
+
+def test_single_folder_is_split_stratified_and_deterministic(tmp_path: Path) -> None:
+    root = make_dataset(tmp_path / "d", {"": {"A": 10, "B": 5, "C": 1}})
+    index = scan(root / "", test_fraction=0.2, seed=3)
+    assert index.source_kind == "single-folder"
+    assert index.counts("test") == {"A": 2, "B": 1, "C": 0}
+    assert index.counts("train") == {"A": 8, "B": 4, "C": 1}
+    again = scan(root, test_fraction=0.2, seed=3)
+    assert [i.rel for i in again.split("test")] == [i.rel for i in index.split("test")]
+    other = scan(root, test_fraction=0.2, seed=4)
+    assert [i.rel for i in other.split("test")] != [i.rel for i in index.split("test")]
+    with pytest.raises(ArtstyleError, match="between 0 and 1"):
+        scan(root, test_fraction=1.5)
+
+
+def test_symlink_loop_is_not_followed(tiny_data: Path) -> None:
+    loop = tiny_data / "train" / "Baroque" / "loop"
+    loop.symlink_to(tiny_data / "train" / "Baroque", target_is_directory=True)
+    index = scan(tiny_data)
+    assert len(index.split("train")) == 24
+    assert any("symlink loop" in s.reason for s in index.skipped)
+
+
+def test_artist_parsed_from_wikiart_names() -> None:
+    assert parse_artist("claude-monet_water-lilies-1916.jpg") == "claude-monet"
+    assert parse_artist("Untitled.jpg") is None
+    assert parse_artist("1_foo.jpg") is None
+
+
+def test_artgan_csv_layout_and_refused_rows(tmp_path: Path) -> None:
+    root = tmp_path / "artgan"
+    for style, n in (("Baroque", 3), ("Rococo", 3)):
+        for k in range(n):
+            write_image(root / "wikiart" / style / f"jan-steen_work-{k}.jpg", seed=k + len(style))
+    (root / "wikiart_csv").mkdir(parents=True)
+    (root / "wikiart_csv" / "style_train.csv").write_text(
+        "Baroque/jan-steen_work-0.jpg,0\nBaroque/jan-steen_work-1.jpg,0\nRococo/jan-steen_work-0.jpg,1\n"
+        "../outside.jpg,0\n/etc/passwd.jpg,0\nRococo/missing.jpg,1\n"
+    )
+    (root / "wikiart_csv" / "style_val.csv").write_text("Baroque/jan-steen_work-2.jpg,0\nRococo/jan-steen_work-2.jpg,1\n")
+    index = scan(root)
+    assert index.source_kind == "artgan"
+    assert index.classes == ["Baroque", "Rococo"]
+    assert [i.rel for i in index.split("train")] == [
+        "Baroque/jan-steen_work-0.jpg",
+        "Baroque/jan-steen_work-1.jpg",
+        "Rococo/jan-steen_work-0.jpg",
+    ]
+    assert len(index.split("test")) == 2
+    assert index.split("train")[0].artist == "jan-steen"
+    reasons = " | ".join(s.reason for s in index.skipped)
+    assert "'..' would leave the data root" in reasons
+    assert "absolute paths are not allowed" in reasons
+    assert "missing" in reasons
+
+
+def test_parquet_export_with_label_names(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    images = [write_image(tmp_path / "src" / f"{k}.png", seed=k).read_bytes() for k in range(6)]
+    names = ["Baroque", "Cubism"]
+    meta = {"info": {"features": {"style": {"_type": "ClassLabel", "names": names}}}}
+    table = pa.table({"image": [{"bytes": b, "path": None} for b in images], "style": [0, 1, 0, 1, 0, 1]})
+    table = table.replace_schema_metadata({"huggingface": json.dumps(meta)})
+    (tmp_path / "pq").mkdir()
+    pq.write_table(table.slice(0, 4), tmp_path / "pq" / "train-00000.parquet")
+    pq.write_table(table.slice(4, 2), tmp_path / "pq" / "test-00000.parquet")
+    index = scan(tmp_path / "pq")
+    assert index.source_kind == "parquet"
+    assert index.classes == names
+    assert index.counts("train") == {"Baroque": 2, "Cubism": 2}
+    assert index.counts("test") == {"Baroque": 1, "Cubism": 1}
+    assert read_item_bytes(index.split("test")[1]) == images[5]
+
+
+def test_stats_largest_first_and_imbalance(tmp_path: Path) -> None:
+    root = make_dataset(tmp_path / "d", {"train": {"A": 2, "B": 6, "C": 4}, "test": {"B": 1, "C": 1}})
+    stats = dataset_stats(root)
+    assert [row["style"] for row in stats["rows"]] == ["B", "C", "A"]
+    assert stats["splits"]["train"]["imbalance_ratio"] == pytest.approx(3.0)
+    assert stats["missing_in_test"] == ["A"]
+
+
+def test_cli_stats_json_and_bad_folder(tmp_path: Path, tiny_data: Path, capsys) -> None:
+    assert main(["data", "stats", str(tiny_data), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["splits"]["train"]["n_images"] == 24
+    assert main(["data", "stats", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "Traceback" not in err
