@@ -1,0 +1,61 @@
+"""Config precedence and refusal of bad keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from artstyle.cli import parse_overrides
+from artstyle.config import TrainConfig, config_to_yaml, load_config
+from artstyle.errors import ArtstyleError
+
+
+def test_defaults_file_then_overrides(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text("epochs = 7\nlr = 0.1\nsize = 32\n")
+    config = load_config(TrainConfig, toml, {"epochs": "9"})
+    assert (config.epochs, config.lr, config.size, config.batch_size) == (9, 0.1, 32, 128)
+    yml = tmp_path / "c.yaml"
+    yml.write_text("schedule: cosine\n")
+    assert load_config(TrainConfig, yml).schedule == "cosine"
+    assert "epochs: 9" in config_to_yaml(config, {"version": "x"})
+
+
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        ({"epocs": "3"}, ["unknown key 'epocs'", "epochs"]),
+        ({"epochs": "many"}, ["key 'epochs'", "integer"]),
+        ({"epochs": "0"}, ["key 'epochs'", "greater than or equal to 1"]),
+        ({"schedule": "linear"}, ["key 'schedule'", "onecycle", "cosine"]),
+    ],
+)
+def test_bad_values_name_the_key(overrides: dict, words: list[str]) -> None:
+    with pytest.raises(ArtstyleError) as info:
+        load_config(TrainConfig, None, overrides)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_bad_files(tmp_path: Path) -> None:
+    with pytest.raises(ArtstyleError, match="not found"):
+        load_config(TrainConfig, tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("epochs = = 3")
+    with pytest.raises(ArtstyleError, match="not valid"):
+        load_config(TrainConfig, bad)
+    wrong = tmp_path / "c.ini"
+    wrong.write_text("x")
+    with pytest.raises(ArtstyleError, match=r"\.toml"):
+        load_config(TrainConfig, wrong)
+
+
+def test_parse_overrides() -> None:
+    assert parse_overrides(["--epochs", "3", "--label-smoothing=0.1", "--ema"]) == {
+        "epochs": "3",
+        "label_smoothing": "0.1",
+        "ema": "true",
+    }
+    with pytest.raises(ArtstyleError, match="unexpected argument"):
+        parse_overrides(["stray"])
