@@ -119,6 +119,461 @@ def data_stats(data: DataArg, as_json: JsonOpt = False, test_fraction: TestFract
         console.print(f"skipped {stats['n_skipped']} files: " + ", ".join(f"{k} {v}" for k, v in stats["skipped_by_reason"].items()))
 
 
+@data_app.command("audit")
+def data_audit(
+    data: DataArg,
+    as_json: JsonOpt = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the full report as JSON to this file.")] = None,
+    test_fraction: TestFractionOpt = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Hashing processes (default: all CPUs).")] = None,
+) -> None:
+    """Unreadable files, exact and near duplicates, train/test leakage, tiny or odd images, small styles.
+
+    Example: artstyle data audit DATA --out audit.json
+    """
+    from artstyle.data.audit import audit, summary_lines
+    from artstyle.data.scan import scan
+    from artstyle.io import write_json
+
+    report = audit(scan(data, test_fraction=test_fraction), workers=workers)
+    if out is not None:
+        write_json(out, report.to_dict())
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    for line in summary_lines(report):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if out is not None:
+        console.print(f"full report: {out}", markup=False, highlight=False)
+
+
+@data_app.command("balance")
+def data_balance(
+    data: DataArg,
+    target: Annotated[str, typer.Option("--target", help="Images per style: a count (400), mean, max, min, or a fraction of the largest style (0.5).")],
+    as_json: JsonOpt = False,
+    test_fraction: TestFractionOpt = None,
+) -> None:
+    """What resampling the train split to one count per style does: before/after per style, largest first.
+
+    Example: artstyle data balance DATA --target mean
+    """
+    from artstyle.data.balance import balance_summary, parse_target
+    from artstyle.data.scan import scan
+
+    parsed = parse_target(target)  # a bad --target fails before the folder is read
+    summary = balance_summary(scan(data, test_fraction=test_fraction), parsed)
+    if as_json:
+        _print_json(summary)
+        return
+    table = Table(title=f"resample train to {summary['per_class']} per style (--target {target})")
+    for name in ("style", "before", "after", "max copies of one image"):
+        table.add_column(name, justify="left" if name == "style" else "right")
+    for row in summary["rows"]:
+        table.add_row(row["style"], str(row["before"]), str(row["after"]), str(row["copies_per_image_max"]))
+    table.add_section()
+    table.add_row("total", str(summary["n_before"]), str(summary["n_after"]), "")
+    console.print(table)
+    console.print(
+        f"{summary['n_oversampled']} styles oversampled, {summary['n_undersampled']} undersampled; "
+        f"{summary['n_distinct_after']} of {summary['n_before']} images used at least once",
+        highlight=False,
+    )
+
+
+@data_app.command("synth")
+def data_synth(
+    out: Annotated[Path, typer.Argument(help="Folder to write train/<Style>/*.jpg and test/<Style>/*.jpg into (new, empty, or an earlier synthetic set).")],
+    scale: Annotated[float | None, typer.Option("--scale", help="Times the course's per-style training counts (1 = ~14k images); default 0.2, the demo scale.")] = None,
+    size: Annotated[int | None, typer.Option("--size", help="Short side in pixels (the long side is 1.08-1.33x); default 96.")] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Same seed, same bytes.")] = 0,
+    test_fraction: Annotated[float | None, typer.Option("--test-fraction", help="Test images per style as a share of train (at least 1; none for Action_painting); default 0.2.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Painting processes (default: one per CPU for large sets).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the built-in synthetic 27-style data set (procedural paintings, course proportions).
+
+    Example: artstyle data synth data/synthetic --scale 0.2 --seed 0
+    """
+    from artstyle.data.synthetic import make_synthetic
+
+    given = {"scale": scale, "size": size, "test_fraction": test_fraction}
+    summary = make_synthetic(
+        out, seed=seed, workers=workers, progress=not as_json, **{k: v for k, v in given.items() if v is not None}
+    )
+    if as_json:
+        _print_json(summary)
+        return
+    table = Table(title=f"synthetic styles in {summary['out']} (scale {summary['scale']:g}, seed {summary['seed']})")
+    for name in ("style", "train", "test"):
+        table.add_column(name, justify="left" if name == "style" else "right")
+    for style in summary["counts"]["train"]:
+        table.add_row(style, str(summary["counts"]["train"][style]), str(summary["counts"]["test"][style]))
+    table.add_section()
+    table.add_row("total", str(summary["n_train"]), str(summary["n_test"]))
+    console.print(table)
+    verb = "kept (already there, same settings)" if summary["reused"] else "wrote"
+    console.print(
+        f"{verb} {summary['n_train']} train + {summary['n_test']} test images of {summary['n_styles']} styles "
+        f"({summary['size']} px short side) in {summary['out']} in {summary['seconds']:.1f} s; "
+        f"no test images for: {', '.join(summary['missing_in_test']) or 'none'}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@data_app.command("cache")
+def data_cache(
+    data: DataArg,
+    size: Annotated[int, typer.Option("--size", help="Side S of the cached S x S images, in pixels (8 to 4096).")],
+    resize: Annotated[str, typer.Option("--resize", help="crop: short side to S, centre crop; letterbox: fit inside, pad black.")] = "crop",
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Cache folder (default $ARTSTYLE_CACHE or ~/.cache/artstyle/<data>-<hash>).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Decoding processes (default: one per CPU).")] = None,
+    test_fraction: TestFractionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Decode every image once into a memory-mapped uint8 cache (train and test); reused until a file changes.
+
+    Example: artstyle data cache DATA --size 64
+    """
+    import time
+
+    from artstyle.data.cache import build_all
+    from artstyle.data.scan import scan
+
+    started = time.perf_counter()
+    index = scan(data, test_fraction=test_fraction)
+    splits = build_all(index, size, resize=resize, cache_dir=cache_dir, workers=workers, progress=not as_json)
+    seconds = time.perf_counter() - started
+    summary = {
+        split: {
+            "n_images": len(cached),
+            "n_failed": len(cached.failed),
+            "failed": [{"path": f.path, "reason": f.reason} for f in cached.failed],
+            "built": cached.built,
+            "path": str(cached.path),
+            "shape": list(cached.images.shape),
+        }
+        for split, cached in splits.items()
+    }
+    if as_json:
+        _print_json({"size": size, "resize": resize, "seconds": seconds, "splits": summary})
+        return
+    for split, info in summary.items():
+        verb = "built" if info["built"] else "up to date"
+        console.print(
+            f"{split}: {info['n_images']} images {size}x{size} ({resize}), {verb}, "
+            f"{info['n_failed']} unreadable -> {info['path']}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        for failure in info["failed"][:10]:
+            console.print(f"  unreadable: {failure['path']}: {failure['reason']}", highlight=False, markup=False, soft_wrap=True)
+        if info["n_failed"] > 10:
+            console.print(f"  ... and {info['n_failed'] - 10} more (see --json)", highlight=False)
+    console.print(f"done in {seconds:.1f} s", highlight=False)
+
+
+@app.command("report")
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders, or folders that hold runs and data summaries (searched recursively).")],
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write (one self-contained page).")] = Path("report.html"),
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write a markdown twin (figures linked by relative path).")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
+) -> None:
+    """One self-contained HTML page (and optional markdown) from run folders; loads no model.
+
+    Example: artstyle report demo-out --out demo-out/report.html --markdown demo-out/REPORT.md
+    """
+    from artstyle.report.html import build_report
+
+    summary = build_report(runs, out=out, markdown=markdown, title=title)
+    console.print(
+        f"wrote {summary.out} ({summary.n_runs} runs, {summary.n_figures} figures, {summary.n_bytes / 1e6:.1f} MB; "
+        f"sections: {', '.join(summary.sections)})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if summary.markdown:
+        console.print(f"wrote {summary.markdown}", highlight=False, soft_wrap=True)
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------- classifier
+
+RunArg = Annotated[Path, typer.Argument(help="A run folder written by a training command.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or YAML file of config keys (below the command line).")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="Data folder (train/ and test/ of style folders), ArtGAN release or parquet.")]
+SizeOpt = Annotated[int | None, typer.Option("--size", help="Image side in pixels after resizing.")]
+EpochsOpt = Annotated[int | None, typer.Option("--epochs", help="Training epochs.")]
+MinutesOpt = Annotated[float | None, typer.Option("--max-minutes", help="Wall-clock budget; stops cleanly, keeps best and last weights.")]
+BalanceOpt = Annotated[str | None, typer.Option("--balance", help="none | weights | resample | sampler | logit-adjust")]
+DevicesOpt = Annotated[int | None, typer.Option("--devices", help="Processes/GPUs per node; > 1 runs DDP.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="The one seed every random choice derives from.")]
+
+
+def _merge_overrides(ctx: typer.Context, typed: dict[str, Any]) -> dict[str, Any]:
+    """Typed options (when given) plus the free ``--key value`` pairs; a key given twice is refused."""
+    free = parse_overrides(ctx.args)
+    given = {key: value for key, value in typed.items() if value is not None}
+    twice = sorted(set(free) & set(given))
+    if twice:
+        raise ArtstyleError(f"option(s) given twice: {', '.join('--' + k.replace('_', '-') for k in twice)}")
+    return {**given, **free}
+
+
+@train_app.command("classifier", context_settings=OVERRIDES)
+def train_classifier_command(
+    ctx: typer.Context,
+    data: DataOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
+    config: ConfigOpt = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")] = None,
+    size: SizeOpt = None,
+    epochs: EpochsOpt = None,
+    max_minutes: MinutesOpt = None,
+    balance: BalanceOpt = None,
+    devices: DevicesOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Train the from-scratch style classifier into a run folder.
+
+    Every key of the classifier config is also accepted as --key value
+    (e.g. --model resnet_small --lr 0.003 --ema --class-weights sqrt).
+
+    Example: artstyle train classifier --data DATA --out runs/clf --epochs 20
+    """
+    from artstyle.config import ClassifierConfig, load_config
+    from artstyle.train.classify import resume_classifier, train_classifier
+
+    typed = {"data": data, "out": out, "size": size, "epochs": epochs, "max_minutes": max_minutes,
+             "balance": balance, "devices": devices, "seed": seed}
+    overrides = _merge_overrides(ctx, typed)
+    if resume is not None:
+        if config is not None:
+            raise ArtstyleError("--resume continues a run with its own config.yaml; drop --config")
+        resume_classifier(resume, overrides=overrides)
+        return
+    train_classifier(load_config(ClassifierConfig, config, overrides))
+
+
+@app.command("evaluate")
+def evaluate_command(
+    run: RunArg,
+    data: DataOpt = None,
+    split: Annotated[str, typer.Option("--split", help="test | val | train")] = "test",
+    tta: Annotated[bool, typer.Option("--tta", help="Average over each image and its mirror.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate a classifier run: metrics.json, confusion matrix and per-style table.
+
+    Example: artstyle evaluate runs/clf --split test
+    """
+    from artstyle.train.classify import evaluate_run
+
+    metrics = evaluate_run(run, data=data, split=split, tta=tta, progress=not as_json)
+    if as_json:
+        _print_json(metrics)
+        return
+    table = Table(title=f"{run} on {split}" + (" (flip TTA)" if tta else ""))
+    for column in ("style", "precision", "recall", "f1", "support"):
+        table.add_column(column, justify="left" if column == "style" else "right")
+    for style, row in metrics["per_class"].items():
+        cells = ["-" if row[key] is None else f"{row[key]:.3f}" for key in ("precision", "recall", "f1")]
+        table.add_row(style, *cells, str(row["support"]))
+    console.print(table)
+    console.print(
+        f"accuracy {metrics['accuracy']:.3f}  balanced accuracy {metrics['balanced_accuracy']:.3f}  "
+        f"macro-F1 {metrics['macro_f1']:.3f}  top-3 {metrics['top3_accuracy']:.3f}  n {metrics['n_test']}\n"
+        f"baselines: majority ({metrics['majority_baseline_style']}) {metrics['majority_baseline_accuracy']:.3f}, "
+        f"chance {metrics['chance_accuracy']:.3f}",
+        highlight=False,
+    )
+    if metrics["styles_absent_from_test"]:
+        console.print(f"[yellow]styles absent from {split} (not averaged):[/] {', '.join(metrics['styles_absent_from_test'])}")
+    name = "metrics.json" if split == "test" else f"metrics_{split}.json"
+    console.print(f"wrote {Path(run) / name} and figures/", highlight=False)
+
+
+@app.command("predict")
+def predict_command(
+    run: RunArg,
+    images: Annotated[list[Path], typer.Argument(help="Image files or folders of images (any size or format).")],
+    top_k: Annotated[int, typer.Option("--top-k", help="How many styles to list per image.")] = 3,
+    tta: Annotated[bool, typer.Option("--tta", help="Average over each image and its mirror.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Most likely styles of images, with probabilities.
+
+    Example: artstyle predict runs/clf painting.jpg folder_of_paintings/ --top-k 3
+    """
+    from artstyle.train.classify import predict
+
+    results = predict(run, images, top_k=top_k, tta=tta)
+    if as_json:
+        _print_json(results)
+        return
+    table = Table()
+    table.add_column("image")
+    for rank in range(1, top_k + 1):
+        table.add_column(f"#{rank}")
+    for result in results:
+        if "error" in result:
+            table.add_row(result["path"], f"[red]unreadable: {result['error']}[/]")
+            continue
+        table.add_row(result["path"], *[f"{p['style']} {p['probability']:.2f}" for p in result["predictions"]])
+    console.print(table)
+
+
+@app.command("compare-balance", context_settings=OVERRIDES)
+def compare_balance_command(
+    ctx: typer.Context,
+    data: DataOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for one run per strategy and the comparison.")] = None,
+    config: ConfigOpt = None,
+    strategies: Annotated[str | None, typer.Option("--strategies", help="Comma-separated, default all: none,weights,resample,sampler,logit-adjust")] = None,
+    size: SizeOpt = None,
+    epochs: EpochsOpt = None,
+    max_minutes: MinutesOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Train one classifier per imbalance strategy with the same seed and budget, and compare them.
+
+    Writes DIR/comparison.md, DIR/comparison.json and DIR/figures/balance_comparison.png.
+    Any classifier key is accepted as --key value (e.g. --model resnet_small).
+
+    Example: artstyle compare-balance --data DATA --out runs/balance --epochs 10
+    """
+    from artstyle.config import CompareBalanceConfig, load_config
+    from artstyle.train.classify import compare_balance
+
+    typed = {"data": data, "out": out, "size": size, "epochs": epochs, "max_minutes": max_minutes, "seed": seed,
+             "strategies": [s.strip() for s in strategies.split(",") if s.strip()] if strategies else None}
+    summary = compare_balance(load_config(CompareBalanceConfig, config, _merge_overrides(ctx, typed)))
+    table = Table(title="imbalance strategies (test split)")
+    for column in ("strategy", "accuracy", "balanced acc.", "macro-F1", "rarest-5 recall"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for row in summary["rows"]:
+        rare = "-" if row["rarest5_recall_mean"] is None else f"{row['rarest5_recall_mean']:.3f}"
+        name = row["strategy"] + (" (best)" if row["strategy"] == summary["best_strategy"] else "")
+        table.add_row(name, f"{row['accuracy']:.3f}", f"{row['balanced_accuracy']:.3f}", f"{row['macro_f1']:.3f}", rare)
+    console.print(table)
+    console.print(f"wrote {Path(summary['rows'][0]['run']).parent / 'comparison.md'}", highlight=False)
+
+
+# ---------------------------------------------------------------- lora
+
+BaseOpt = Annotated[Path | None, typer.Option("--base", help="Local Stable Diffusion 1.x/2.x folder (default: the one the run recorded).")]
+LoraStepsOpt = Annotated[int | None, typer.Option("--steps", help="Sampling steps (default: the run's inference_steps).")]
+GuidanceOpt = Annotated[float | None, typer.Option("--guidance", help="Classifier-free guidance scale (default: the run's).")]
+PromptOpt = Annotated[str | None, typer.Option("--prompt", help="Subject added to the style caption; a {style} in it is filled in instead.")]
+SafetyOpt = Annotated[bool | None, typer.Option("--safety-checker/--no-safety-checker", help="Run the NSFW checker (off by default: it blacks out nudes in paintings).")]
+
+
+@lora_app.command("train", context_settings=OVERRIDES)
+def lora_train_command(
+    ctx: typer.Context,
+    base: Annotated[Path | None, typer.Option("--base", help="Local Stable Diffusion 1.x/2.x folder (model_index.json, unet/, vae/, ...).")] = None,
+    data: DataOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
+    config: ConfigOpt = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")] = None,
+    resolution: Annotated[int | None, typer.Option("--resolution", help="Training image side in pixels (multiple of 8).")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Optimizer steps.")] = None,
+    rank: Annotated[int | None, typer.Option("--rank", help="LoRA rank.")] = None,
+    devices: DevicesOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """LoRA-fine-tune a local Stable Diffusion folder on the styles of a data set.
+
+    Every key of the LoRA config is also accepted as --key value (e.g. --lr 1e-4
+    --grad-accum 4 --gradient-checkpointing --snr-gamma 5 --crop random
+    --validation-styles Baroque,Rococo --precision 16-mixed).
+
+    Example: artstyle lora train --base ~/models/stable-diffusion-v1-5 --data DATA --out runs/lora --max-steps 2000
+    """
+    from artstyle.config import LoraConfig, load_config
+    from artstyle.generate.lora import resume_lora, train_lora
+
+    typed = {"base": base, "data": data, "out": out, "resolution": resolution, "max_steps": max_steps,
+             "rank": rank, "devices": devices, "seed": seed}
+    overrides = _merge_overrides(ctx, typed)
+    if resume is not None:
+        if config is not None:
+            raise ArtstyleError("--resume continues a run with its own config.yaml; drop --config")
+        metrics = resume_lora(resume, overrides=overrides)
+        run = resume
+    else:
+        settings = load_config(LoraConfig, config, overrides)
+        metrics = train_lora(settings)
+        run = settings.out
+    speed = metrics["train_images_per_second"]
+    console.print(
+        f"trained {metrics['steps']} steps ({metrics['precision']}, {speed:.2f} images/s); "
+        f"loss {metrics['loss_mean_first_10pct']:.4f} -> {metrics['loss_mean_last_10pct']:.4f}; "
+        f"wrote {Path(run) / 'pytorch_lora_weights.safetensors'}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if metrics.get("stopped"):
+        console.print(f"[yellow]stopped early:[/] {metrics['stopped']}", highlight=False)
+    if metrics["unreadable"]:
+        console.print(f"[yellow]unreadable images replaced:[/] {len(metrics['unreadable'])} (listed in metrics.json)")
+
+
+@lora_app.command("generate")
+def lora_generate_command(
+    run: RunArg,
+    style: Annotated[str, typer.Option("--style", help="A style the run was trained on (e.g. Rococo).")],
+    prompt: PromptOpt = None,
+    n: Annotated[int, typer.Option("--n", help="Number of images (image i uses seed S + i).")] = 4,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the first image.")] = 0,
+    steps: LoraStepsOpt = None,
+    guidance: GuidanceOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="PNG to write (default: RUN/samples/STYLE_seedS.png).")] = None,
+    base: BaseOpt = None,
+    safety_checker: SafetyOpt = None,
+) -> None:
+    """Paint images in one style with a LoRA run.
+
+    Example: artstyle lora generate runs/lora --style Rococo --prompt "a harbour at dawn" --n 4 --seed 1
+    """
+    from artstyle.generate.lora import generate
+
+    result = generate(run, style=style, prompt=prompt, n=n, seed=seed, steps=steps, guidance=guidance, base=base, out=out,
+                      safety_checker=safety_checker)
+    console.print(f"wrote {result['path']} ({result['n']} images, prompt: {result['prompt']!r})", highlight=False, soft_wrap=True)
+    if result["nsfw_flagged"]:
+        console.print(f"[yellow]the safety checker blacked out {result['nsfw_flagged']} image(s)[/]")
+
+
+@lora_app.command("grid")
+def lora_grid_command(
+    run: RunArg,
+    styles: Annotated[str | None, typer.Option("--styles", help="Comma-separated styles (default: up to 4 spread over the run's).")] = None,
+    prompt: PromptOpt = None,
+    seed: Annotated[int, typer.Option("--seed", help="One seed for every image.")] = 0,
+    steps: LoraStepsOpt = None,
+    guidance: GuidanceOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="PNG to write (default: RUN/figures/style_grid.png).")] = None,
+    base: BaseOpt = None,
+    safety_checker: SafetyOpt = None,
+) -> None:
+    """One prompt and seed across styles: the base model's row above the LoRA model's.
+
+    Example: artstyle lora grid runs/lora --styles Baroque,Cubism,Rococo --prompt "a harbour at dawn" --seed 3
+    """
+    from artstyle.generate.lora import style_grid
+
+    names = [name.strip() for name in styles.split(",") if name.strip()] if styles else None
+    result = style_grid(run, styles=names, prompt=prompt, seed=seed, steps=steps, guidance=guidance, base=base, out=out,
+                        safety_checker=safety_checker)
+    console.print(f"wrote {result['path']} (styles: {', '.join(result['styles'])}; seed {result['seed']})", highlight=False, soft_wrap=True)
+
+
 # ---------------------------------------------------------------- entry point
 
 

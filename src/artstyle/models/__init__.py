@@ -1,1 +1,152 @@
-"""artstyle.models."""
+"""The architecture registry: every model the toolkit trains, built by name.
+
+A registered name points to a model class and a preset of its constructor
+arguments. ``model.json`` in a run folder stores the name and the full
+arguments, so :func:`build_model` rebuilds the network without code changes
+(nanoGPT keeps ``model_args`` in its checkpoints the same way). Model modules
+are imported only when a model is built, so listing names stays cheap.
+
+    python -c "from artstyle.models import architecture_names; print(architecture_names())"
+
+To add an architecture: write a plain ``nn.Module`` whose constructor takes
+one dataclass (kept on the model as ``.config`` and named by the class
+attribute ``config_class``), then add one :func:`register` line below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from artstyle.errors import ArtstyleError
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One registered name: where its class lives and the preset arguments."""
+
+    name: str
+    target: str  # "package.module:ClassName"
+    kind: str  # "classifier" | "autoencoder" | ...: what a run of it is for
+    preset: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def model_class(self) -> type:
+        module_name, _, class_name = self.target.partition(":")
+        return getattr(importlib.import_module(module_name), class_name)
+
+
+_REGISTRY: dict[str, Architecture] = {}
+
+
+def register(name: str, target: str, *, kind: str, preset: dict[str, Any] | None = None, description: str = "") -> None:
+    """Make ``name`` buildable; ``preset`` holds the constructor arguments it means."""
+    _REGISTRY[name] = Architecture(name, target, kind, dict(preset or {}), description)
+
+
+def architecture_names(kind: str | None = None) -> list[str]:
+    """Registered names (of one ``kind`` when given), sorted."""
+    return sorted(name for name, entry in _REGISTRY.items() if kind is None or entry.kind == kind)
+
+
+def get_architecture(name: str) -> Architecture:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ArtstyleError(
+            f"unknown architecture {name!r}; known: {', '.join(architecture_names())}"
+        ) from None
+
+
+def build_model(name: str, **args: Any):
+    """Build the registered ``name``: its preset, then ``args`` on top (e.g. ``num_classes``).
+
+    Unknown argument names raise ArtstyleError naming them and the allowed ones.
+    """
+    entry = get_architecture(name)
+    model_class = entry.model_class()
+    config_class = model_class.config_class
+    allowed = {f.name for f in dataclasses.fields(config_class)}
+    values = {**entry.preset, **{k: v for k, v in args.items() if v is not None}}
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ArtstyleError(
+            f"architecture {name!r} has no argument(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+    try:
+        config = config_class(**values)
+    except (TypeError, ValueError) as exc:
+        raise ArtstyleError(f"cannot build architecture {name!r}: {exc}") from exc
+    model = model_class(config)
+    model.architecture = name
+    return model
+
+
+def model_spec(model) -> dict[str, Any]:
+    """What ``model.json`` holds: the architecture name, its kind and the constructor arguments."""
+    name = getattr(model, "architecture", None)
+    if name is None:
+        raise ArtstyleError(f"{type(model).__name__} was not built by name; use artstyle.models.build_model")
+    return {"architecture": name, "kind": get_architecture(name).kind, "args": dataclasses.asdict(model.config)}
+
+
+# ---------------------------------------------------------------- the registered architectures
+
+# 64 px on a CPU: three stages, one residual block each, ~0.3 M parameters.
+register(
+    "resnet_tiny",
+    "artstyle.models.classifier:ResNetClassifier",
+    kind="classifier",
+    preset={"widths": (32, 64, 128), "depths": (1, 1, 1), "stem_stride": 2},
+    description="CPU demo size (64 px)",
+)
+# A step up for real paintings on a CPU: wider, one more block at the end.
+register(
+    "resnet_small",
+    "artstyle.models.classifier:ResNetClassifier",
+    kind="classifier",
+    preset={"widths": (48, 96, 192), "depths": (1, 1, 2), "stem_stride": 2},
+    description="CPU, real paintings (64-96 px)",
+)
+# ResNet-18 layout (He et al. 2016) for 128-224 px on one GPU, ~11 M parameters.
+register(
+    "resnet_gpu",
+    "artstyle.models.classifier:ResNetClassifier",
+    kind="classifier",
+    preset={"widths": (64, 128, 256, 512), "depths": (2, 2, 2, 2), "stem_stride": 2, "stem_pool": True},
+    description="GPU size (128-224 px)",
+)
+# Convolutional autoencoder, 64 px on a CPU: four halvings to 4x4, a 256-d latent.
+register(
+    "conv_ae",
+    "artstyle.models.autoencoder:ConvAutoencoder",
+    kind="autoencoder",
+    preset={"image_size": 64, "latent_dim": 256, "widths": [32, 64, 128, 256]},
+    description="CPU size (64 px), 256-d latent",
+)
+# Wider and with a larger latent for 128 px on one GPU.
+register(
+    "conv_ae_gpu",
+    "artstyle.models.autoencoder:ConvAutoencoder",
+    kind="autoencoder",
+    preset={"image_size": 128, "latent_dim": 512, "widths": [64, 128, 256, 512, 512]},
+    description="GPU size (128 px), 512-d latent",
+)
+# Style-conditioned autoencoder, 32-64 px on a CPU: content map at S/4, AdaIN at three scales.
+register(
+    "stylizer_tiny",
+    "artstyle.models.stylizer:Stylizer",
+    kind="stylizer",
+    preset={"style_dim": 64, "width": 32, "n_down": 2, "n_res": 2},
+    description="CPU size (32-64 px)",
+)
+# Wider and one scale deeper for 128 px on one GPU.
+register(
+    "stylizer_gpu",
+    "artstyle.models.stylizer:Stylizer",
+    kind="stylizer",
+    preset={"style_dim": 128, "width": 64, "n_down": 3, "n_res": 4},
+    description="GPU size (128 px)",
+)
