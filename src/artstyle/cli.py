@@ -510,6 +510,10 @@ def lora_train_command(
         settings = load_config(LoraConfig, config, overrides)
         metrics = train_lora(settings)
         run = settings.out
+    import torch.distributed
+
+    if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+        return  # one summary, from rank 0, when --devices > 1
     speed = metrics["train_images_per_second"]
     console.print(
         f"trained {metrics['steps']} steps ({metrics['precision']}, {speed:.2f} images/s); "
@@ -580,7 +584,8 @@ def lora_grid_command(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; bad input exits 2 with one line, internal errors exit 1."""
     try:
-        app(args=argv, standalone_mode=False)
+        # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns that code
+        code = app(args=argv, standalone_mode=False)
     except ArtstyleError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
@@ -605,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0
 
 
 def _entry() -> None:
