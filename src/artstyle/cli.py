@@ -298,8 +298,10 @@ def report(
     )
     if summary.markdown:
         console.print(f"wrote {summary.markdown}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
     for note in summary.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- classifier
