@@ -34,6 +34,12 @@ def make_dataset(root: Path, layout: dict[str, dict[str, int]], *, size: tuple[i
     return root
 
 
+@pytest.fixture(autouse=True)
+def _image_cache_in_tmp(tmp_path_factory, monkeypatch):
+    """Every test's default image cache lives in a temporary folder, never in ~/.cache."""
+    monkeypatch.setenv("ARTSTYLE_CACHE", str(tmp_path_factory.mktemp("artstyle-cache")))
+
+
 @pytest.fixture
 def tiny_data(tmp_path: Path) -> Path:
     """3 styles x 8 train images, 3 x 2 test images, 40x32 JPEGs."""

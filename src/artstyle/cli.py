@@ -580,6 +580,177 @@ def lora_grid_command(
     console.print(f"wrote {result['path']} (styles: {', '.join(result['styles'])}; seed {result['seed']})", highlight=False, soft_wrap=True)
 
 
+# ---------------------------------------------------------------- autoencoder, embeddings, clustering
+
+
+@train_app.command("autoencoder", context_settings=OVERRIDES)
+def train_autoencoder_command(
+    ctx: typer.Context,
+    data: DataOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
+    config: ConfigOpt = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")] = None,
+    size: SizeOpt = None,
+    epochs: EpochsOpt = None,
+    max_minutes: MinutesOpt = None,
+    devices: DevicesOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Train a convolutional autoencoder; its latent vectors are what `embed` and `cluster` use.
+
+    Every key of the autoencoder config is also accepted as --key value
+    (e.g. --latent-dim 128 --widths 32,64,128,256 --ssim-weight 0.2).
+    metrics.json holds psnr, ssim and mse on the test split;
+    figures/reconstructions.png shows test images over their reconstructions.
+
+    Example: artstyle train autoencoder --data DATA --out runs/ae --epochs 10
+    """
+    from artstyle.config import AutoencoderConfig, load_config
+    from artstyle.train.autoencode import resume_autoencoder, train_autoencoder
+
+    typed = {"data": data, "out": out, "size": size, "epochs": epochs, "max_minutes": max_minutes,
+             "devices": devices, "seed": seed}
+    overrides = _merge_overrides(ctx, typed)
+    if resume is not None:
+        if config is not None:
+            raise ArtstyleError("--resume continues a run with its own config.yaml; drop --config")
+        resume_autoencoder(resume, overrides=overrides)
+        return
+    train_autoencoder(load_config(AutoencoderConfig, config, overrides))
+
+
+SourceArg = Annotated[
+    str,
+    typer.Argument(help="A run folder (autoencoder or classifier), the word 'pixels' (raw-pixel baseline), or an .npz from `embed`."),
+]
+SplitOpt = Annotated[str | None, typer.Option("--split", help="train | test (default: test)")]
+
+
+def _cluster_config(ctx: typer.Context, config_file: Path | None, typed: dict[str, Any]):
+    from artstyle.config import ClusterConfig, load_config
+
+    return load_config(ClusterConfig, config_file, _merge_overrides(ctx, typed))
+
+
+@app.command("embed", context_settings=OVERRIDES)
+def embed_command(
+    ctx: typer.Context,
+    source: SourceArg,
+    out: Annotated[Path, typer.Option("--out", help="The .npz file to write.")],
+    data: DataOpt = None,
+    split: SplitOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """One vector per image: an autoencoder's latent, a classifier's features, or raw pixels.
+
+    Writes an .npz (vectors, rels, styles, artists, classes, kind) readable with
+    numpy.load(allow_pickle=False). Raw pixels: each image cached at
+    --pixel-size px, area-averaged to --pixel-side px.
+
+    Example: artstyle embed runs/ae --data DATA --split test --out ae_test.npz
+    """
+    from artstyle.analysis.embed import embed, save_embeddings
+
+    if source.endswith(".npz"):
+        raise ArtstyleError(f"{source} is already an embedding file; embed a run folder or 'pixels'")
+    settings = _cluster_config(ctx, config, {"data": data, "split": split})
+    table = embed(source, settings)
+    save_embeddings(table, out)
+    console.print(
+        f"wrote {out}: {len(table.rels)} {table.kind} vectors of {table.vectors.shape[1]} values "
+        f"({table.split} split of {table.data}, {len(set(table.styles))} styles)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("cluster", context_settings=OVERRIDES)
+def cluster_command(
+    ctx: typer.Context,
+    source: SourceArg,
+    data: DataOpt = None,
+    split: SplitOpt = None,
+    method: Annotated[str | None, typer.Option("--method", help="kmeans | gmm | agglomerative | hdbscan")] = None,
+    k: Annotated[int | None, typer.Option("--k", help="Clusters (default: the number of styles).")] = None,
+    projection: Annotated[
+        str | None, typer.Option("--projection", "--projections", help="2-D views, comma-separated: pca,tsne,umap (default pca,tsne).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for cluster.json and figures/ (default: RUN/cluster-SPLIT).")] = None,
+    max_points: Annotated[int | None, typer.Option("--max-points", help="2-D views subsample (seeded) beyond this many points.")] = None,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Do styles cluster? StandardScaler -> PCA -> clustering, scored against the style labels.
+
+    Writes DIR/cluster.json (NMI, ARI, homogeneity, completeness, purity,
+    silhouette, scores vs k, clusters with their top styles) and
+    DIR/figures/: contingency.png, k_sweep.png, embedding_<projection>.png
+    (points coloured and shaped by style beside the same points coloured by
+    cluster) and cluster_images.png (most central images per cluster).
+
+    Example: artstyle cluster runs/ae --data DATA --method kmeans --projection pca,tsne
+    """
+    from artstyle.analysis.cluster import cluster_source
+
+    settings = _cluster_config(
+        ctx, config,
+        {"data": data, "split": split, "method": method, "k": k, "projections": projection, "max_points": max_points, "seed": seed},
+    )
+    result = cluster_source(source, settings, out=out, log=lambda text: err_console.print(text, highlight=False))
+    report = result.report
+    table = Table(title=f"{report['kind']}: {report['n_points']} images, {report['method']} k={report['k']}")
+    table.add_column("score")
+    table.add_column("value", justify="right")
+    for key, value in report["scores"].items():
+        table.add_row(key, "n/a" if value is None else f"{value:.3f}")
+    console.print(table)
+    console.print(report["verdict"], highlight=False)
+    console.print(f"wrote {report['out']}/cluster.json and {len(report.get('figures', []))} figures", highlight=False, soft_wrap=True)
+
+
+@app.command("compare-representations", context_settings=OVERRIDES)
+def compare_representations_command(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="Folder for representations.md/.json and per-representation figures.")],
+    data: DataOpt = None,
+    autoencoder: Annotated[Path | None, typer.Option("--autoencoder", help="An autoencoder run folder.")] = None,
+    classifier: Annotated[Path | None, typer.Option("--classifier", help="A classifier run folder.")] = None,
+    split: SplitOpt = None,
+    method: Annotated[str | None, typer.Option("--method", help="kmeans | gmm | agglomerative | hdbscan")] = None,
+    k: Annotated[int | None, typer.Option("--k", help="Clusters (default: the number of styles).")] = None,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Which representation groups styles best? Raw pixels vs autoencoder latent vs classifier features.
+
+    The same images (the --split of DATA) and the same clustering for each;
+    scores averaged over --n-seeds seeds. Writes DIR/representations.md and
+    .json (the table plus one sentence naming the best and by how much),
+    DIR/figures/representations.png and DIR/<representation>/ (the figures
+    `artstyle cluster` makes).
+
+    Example: artstyle compare-representations --data DATA --autoencoder runs/ae --classifier runs/clf --out runs/compare
+    """
+    from artstyle.analysis.cluster import compare_sources
+
+    settings = _cluster_config(ctx, config, {"data": data, "split": split, "method": method, "k": k, "seed": seed})
+    result = compare_sources(
+        settings, out=out, autoencoder=autoencoder, classifier=classifier,
+        log=lambda text: err_console.print(text, highlight=False),
+    )
+    table = Table(title=f"{result['n_points']} images, {result['n_styles']} styles, {result['method']} k={result['k']}")
+    for column in ("representation", "dim", "NMI", "ARI", "purity", "silhouette", "chance NMI"):
+        table.add_column(column, justify="left" if column == "representation" else "right")
+    for row in result["rows"]:
+        table.add_row(
+            row["representation"], str(row["dim"]),
+            *["n/a" if row[key] is None else f"{row[key]:.3f}" for key in ("nmi", "ari", "purity", "silhouette", "nmi_chance")],
+        )
+    console.print(table)
+    console.print(result["answer"], highlight=False, soft_wrap=True)
+    console.print(f"wrote {out}/representations.md and representations.json", highlight=False, soft_wrap=True)
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -605,10 +776,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # click usage errors come through here too
         import click
 
-        if isinstance(exc, click.exceptions.UsageError):
+        # recent typer releases raise from their own vendored copy of click (typer._click)
+        vendored = getattr(getattr(typer, "_click", None), "exceptions", click.exceptions)
+        if isinstance(exc, (click.exceptions.UsageError, vendored.UsageError)):
             err_console.print(f"[bold red]error:[/] {exc.format_message()}", highlight=False)
             return 2
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, (click.exceptions.ClickException, vendored.ClickException)):
             exc.show()
             return exc.exit_code
         raise

@@ -25,6 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # lowered (tests do) without touching Pillow's global.
 MAX_PIXELS = 178_956_970
 RESIZE_MODES = ("crop", "letterbox")
+_ORIENTATION = 0x0112  # the EXIF tag ImageOps.exif_transpose reads
 # Antialiased bicubic: Pillow widens the kernel by the downscale factor, so a
 # 416 -> 64 px reduction does not alias brush strokes into moire.
 _FILTER = Image.Resampling.BICUBIC
@@ -50,8 +51,9 @@ def open_rgb(data: ImageSource, *, draft_size: int | None = None) -> Image.Image
 
     ``data`` is the encoded bytes or a file path. With ``draft_size``, a JPEG is
     decoded at the smallest DCT scale (1/2, 1/4, 1/8) whose short side is
-    still >= ``draft_size`` pixels, which is several times faster than a full
-    decode for thumbnails. Raises :class:`ImageError` for anything unreadable.
+    still >= ``draft_size`` pixels: the inverse DCT, colour conversion and any
+    later resize work on 4-64x fewer pixels (entropy decoding is unchanged).
+    Raises :class:`ImageError` for anything unreadable.
     """
     return _load_rgb(data, short_side=draft_size)
 
@@ -148,6 +150,8 @@ def _exception_text(exc: BaseException) -> str:
 
 def _apply_orientation(image: Image.Image) -> Image.Image:
     try:
+        if image.getexif().get(_ORIENTATION, 1) in (0, 1):
+            return image  # upright already: skip exif_transpose's copy of the pixels
         return ImageOps.exif_transpose(image)
     except Exception:
         # A damaged EXIF block does not make the pixels unreadable; keep them as stored.
