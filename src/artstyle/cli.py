@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from artstyle.errors import ArtstyleError
@@ -95,12 +96,12 @@ def data_stats(data: DataArg, as_json: JsonOpt = False, test_fraction: TestFract
     if as_json:
         _print_json(stats)
         return
-    table = Table(title=f"{stats['root']} ({stats['source_kind']})")
+    table = Table(title=escape(f"{stats['root']} ({stats['source_kind']})"))
     table.add_column("style")
     for split in ("train", "test"):
         table.add_column(split, justify="right")
     for row in stats["rows"]:
-        table.add_row(row["style"], str(row["train"]), str(row["test"]))
+        table.add_row(escape(row["style"]), str(row["train"]), str(row["test"]))
     table.add_section()
     table.add_row("total", str(stats["splits"]["train"]["n_images"]), str(stats["splits"]["test"]["n_images"]))
     console.print(table)
@@ -109,12 +110,13 @@ def data_stats(data: DataArg, as_json: JsonOpt = False, test_fraction: TestFract
         if info["n_images"]:
             console.print(
                 f"{split}: {info['n_images']} images, {info['n_styles']} styles, "
-                f"imbalance ratio {info['imbalance_ratio']:.1f} (largest {info['largest']}, smallest {info['smallest']})"
+                f"imbalance ratio {info['imbalance_ratio']:.1f} (largest {info['largest']}, smallest {info['smallest']})",
+                markup=False,
             )
     if stats["missing_in_test"]:
-        console.print(f"[yellow]styles missing from test:[/] {', '.join(stats['missing_in_test'])}")
+        console.print(f"[yellow]styles missing from test:[/] {escape(', '.join(stats['missing_in_test']))}")
     for note in stats["notes"]:
-        console.print(f"note: {note}")
+        console.print(f"note: {note}", markup=False)
     if stats["n_skipped"]:
         console.print(f"skipped {stats['n_skipped']} files: " + ", ".join(f"{k} {v}" for k, v in stats["skipped_by_reason"].items()))
 
@@ -372,10 +374,27 @@ def evaluate_command(
 ) -> None:
     """Evaluate a classifier run: metrics.json, confusion matrix and per-style table.
 
+    An autoencoder run gets MSE, PSNR and SSIM instead, and figures/reconstructions.png;
+    a stylizer run gets style_hit_rate and content_ssim from the judge it was trained with.
+
     Example: artstyle evaluate runs/clf --split test
     """
+    from artstyle.train import runs as run_folders
     from artstyle.train.classify import evaluate_run
 
+    if run_folders.run_task(run_folders.open_run(run)) == "autoencoder":
+        _evaluate_autoencoder(run, data=data, split=split, as_json=as_json)
+        return
+    if run_folders.run_task(run_folders.open_run(run)) == "stylizer":
+        # scored with the judge recorded at training; `artstyle stylize RUN --score --judge CLF` picks another
+        from artstyle.generate.stylize import score_run, summary_line
+
+        scores = score_run(run, data=data, split=split)
+        if as_json:
+            _print_json(scores)
+        else:
+            console.print(summary_line(scores), highlight=False, soft_wrap=True)
+        return
     metrics = evaluate_run(run, data=data, split=split, tta=tta, progress=not as_json)
     if as_json:
         _print_json(metrics)
@@ -385,7 +404,7 @@ def evaluate_command(
         table.add_column(column, justify="left" if column == "style" else "right")
     for style, row in metrics["per_class"].items():
         cells = ["-" if row[key] is None else f"{row[key]:.3f}" for key in ("precision", "recall", "f1")]
-        table.add_row(style, *cells, str(row["support"]))
+        table.add_row(escape(style), *cells, str(row["support"]))
     console.print(table)
     console.print(
         f"accuracy {metrics['accuracy']:.3f}  balanced accuracy {metrics['balanced_accuracy']:.3f}  "
@@ -424,9 +443,9 @@ def predict_command(
         table.add_column(f"#{rank}")
     for result in results:
         if "error" in result:
-            table.add_row(result["path"], f"[red]unreadable: {result['error']}[/]")
+            table.add_row(escape(result["path"]), f"[red]unreadable: {escape(result['error'])}[/]")
             continue
-        table.add_row(result["path"], *[f"{p['style']} {p['probability']:.2f}" for p in result["predictions"]])
+        table.add_row(escape(result["path"]), *[escape(f"{p['style']} {p['probability']:.2f}") for p in result["predictions"]])
     console.print(table)
 
 
@@ -619,6 +638,25 @@ def train_autoencoder_command(
     train_autoencoder(load_config(AutoencoderConfig, config, overrides))
 
 
+def _evaluate_autoencoder(run: Path, *, data: Path | None, split: str, as_json: bool) -> None:
+    """``artstyle evaluate`` on an autoencoder run: MSE, PSNR, SSIM and the reconstruction grid."""
+    from artstyle.train.autoencode import evaluate_autoencoder
+
+    metrics = evaluate_autoencoder(run, data=data, split=split, progress=not as_json)
+    if as_json:
+        _print_json(metrics)
+        return
+    console.print(
+        f"{split}: PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}, MSE {metrics['mse']:.5f} on {metrics['n_test']} images "
+        f"(references: mean image {metrics['baseline_psnr_mean_image']:.2f} dB, "
+        f"{metrics['baseline_downsampled_side']} px thumbnail {metrics['baseline_psnr_downsampled']:.2f} dB)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    name = "metrics.json" if split == "test" else f"metrics_{split}.json"
+    console.print(f"wrote {Path(run) / name}" + (" and figures/reconstructions.png" if split == "test" else ""), highlight=False)
+
+
 SourceArg = Annotated[
     str,
     typer.Argument(help="A run folder (autoencoder or classifier), the word 'pixels' (raw-pixel baseline), or an .npz from `embed`."),
@@ -751,6 +789,131 @@ def compare_representations_command(
     console.print(f"wrote {out}/representations.md and representations.json", highlight=False, soft_wrap=True)
 
 
+# ---------------------------------------------------------------- stylizer
+
+CriticOpt = Annotated[Path | None, typer.Option("--critic", help="Classifier run used as a frozen critic while training.")]
+JudgeOpt = Annotated[Path | None, typer.Option("--judge", help="A different classifier run that scores the style-hit rate.")]
+
+
+@train_app.command("stylizer", context_settings=OVERRIDES)
+def train_stylizer_command(
+    ctx: typer.Context,
+    data: DataOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
+    config: ConfigOpt = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")] = None,
+    critic: CriticOpt = None,
+    judge: JudgeOpt = None,
+    size: SizeOpt = None,
+    epochs: EpochsOpt = None,
+    max_minutes: MinutesOpt = None,
+    devices: DevicesOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Train a style-conditioned autoencoder: one learned embedding per style, injected at every decoder scale.
+
+    Every key of the stylizer config is also accepted as --key value
+    (e.g. --gram-weight 2 --critic-weight 0.5 --init-styles runs/clf --style-features random).
+    With --judge, metrics.json gets style_hit_rate, chance and content_ssim.
+
+    Example: artstyle train stylizer --data DATA --out runs/sty --critic runs/critic --judge runs/judge
+    """
+    from artstyle.config import StylizerConfig, load_config
+    from artstyle.train.stylize_task import resume_stylizer, train_stylizer
+
+    typed = {"data": data, "out": out, "critic": critic, "judge": judge, "size": size, "epochs": epochs,
+             "max_minutes": max_minutes, "devices": devices, "seed": seed}
+    overrides = _merge_overrides(ctx, typed)
+    if resume is not None:
+        if config is not None:
+            raise ArtstyleError("--resume continues a run with its own config.yaml; drop --config")
+        resume_stylizer(resume, overrides=overrides)
+        return
+    train_stylizer(load_config(StylizerConfig, config, overrides))
+
+
+@app.command("stylize")
+def stylize_command(
+    run: RunArg,
+    image: Annotated[Path | None, typer.Option("--image", help="Any image file to restyle.")] = None,
+    styles: Annotated[str | None, typer.Option("--styles", help="Comma-separated style names, e.g. Baroque,Pop_Art.")] = None,
+    grid: Annotated[int | None, typer.Option("--grid", help="N test images x N styles, own style on the diagonal.")] = None,
+    interpolate: Annotated[str | None, typer.Option("--interpolate", help="Two styles A,B: blend their embeddings.")] = None,
+    steps: Annotated[int, typer.Option("--steps", help="Blends from A to B, both ends included.")] = 5,
+    score: Annotated[bool, typer.Option("--score", help="Score style-hit rate and content SSIM into metrics.json.")] = False,
+    judge: JudgeOpt = None,
+    data: DataOpt = None,
+    split: Annotated[str, typer.Option("--split", help="test | val | train")] = "test",
+    n_images: Annotated[int | None, typer.Option("--n-images", help="Images scored against every other style (default: the run's score_images).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="PNG to write (default: inside RUN/figures/).")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Restyle images with a stylizer run: one image x styles, a mismatched grid, a blend, or scores.
+
+    Examples:
+      artstyle stylize runs/sty --image photo.jpg --styles Baroque,Pop_Art --out out.png
+      artstyle stylize runs/sty --grid 8 --data DATA --out grid.png
+      artstyle stylize runs/sty --image photo.jpg --interpolate Baroque,Pop_Art --steps 6 --out blend.png
+      artstyle stylize runs/sty --score --judge runs/judge --data DATA
+    """
+    from artstyle.generate import stylize
+
+    modes = [name for name, on in (("--styles", styles), ("--grid", grid), ("--interpolate", interpolate), ("--score", score)) if on]
+    if len(modes) != 1:
+        raise ArtstyleError("give exactly one of --styles (with --image), --grid N, --interpolate A,B (with --image) or --score"
+                            + (f"; got {', '.join(modes)}" if modes else ""))
+    if split not in ("test", "val", "train"):
+        raise ArtstyleError(f"--split must be test, val or train, got {split!r}")
+    if styles or interpolate:
+        if image is None:
+            raise ArtstyleError(f"{modes[0]} restyles one image; pass --image IMG")
+    if styles:
+        result = stylize.stylize_image(run, image, styles, out=out, device=device)
+        console.print(f"wrote {result['out']}: {image.name} in {', '.join(result['styles'])}", highlight=False, soft_wrap=True)
+    elif interpolate:
+        pair = [part.strip() for part in interpolate.split(",") if part.strip()]
+        if len(pair) != 2:
+            raise ArtstyleError(f"--interpolate takes two styles A,B, got {interpolate!r}")
+        result = stylize.interpolate_styles(run, image, pair[0], pair[1], steps=steps, out=out, device=device)
+        console.print(f"wrote {result['out']}: {steps} blends from {pair[0]} to {pair[1]}", highlight=False, soft_wrap=True)
+    elif grid:
+        result = stylize.stylize_grid(run, data=data, n=grid, split=split, out=out, device=device)
+        console.print(f"wrote {result['out']}: {len(result['styles'])} x {len(result['styles'])} grid", highlight=False, soft_wrap=True)
+    else:
+        metrics = stylize.score_run(run, judge=judge, data=data, split=split, n_images=n_images, device=device)
+        if as_json:
+            _print_json(metrics)
+            return
+        console.print(stylize.summary_line(metrics), highlight=False, soft_wrap=True)
+        console.print(f"wrote {Path(run) / 'metrics.json'}", highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------- demo
+
+
+@app.command("demo")
+def demo_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder for data, runs and the report.")] = Path("demo-out"),
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller data and budgets (about 3 minutes on CPU).")] = False,
+    redo: Annotated[bool, typer.Option("--redo", help="Run every step again instead of reusing finished ones.")] = False,
+    base_model: Annotated[
+        Path | None, typer.Option("--base-model", help="Local Stable Diffusion folder: adds the LoRA step.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Synthetic data -> audit -> classifier -> balance comparison -> autoencoder -> clustering -> stylizer -> report.
+
+    Example: artstyle demo --quick --out demo-quick
+    """
+    from artstyle.demo import run_demo
+
+    run_demo(
+        out, quick=quick, redo=redo, base_model=base_model, seed=seed,
+        say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
+    )
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -760,7 +923,8 @@ def main(argv: list[str] | None = None) -> int:
         # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns that code
         code = app(args=argv, standalone_mode=False)
     except ArtstyleError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # escaped: messages quote file and style names, whose [brackets] rich would read as markup
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", None)
@@ -779,7 +943,7 @@ def main(argv: list[str] | None = None) -> int:
         # recent typer releases raise from their own vendored copy of click (typer._click)
         vendored = getattr(getattr(typer, "_click", None), "exceptions", click.exceptions)
         if isinstance(exc, (click.exceptions.UsageError, vendored.UsageError)):
-            err_console.print(f"[bold red]error:[/] {exc.format_message()}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(exc.format_message())}", highlight=False)
             return 2
         if isinstance(exc, (click.exceptions.ClickException, vendored.ClickException)):
             exc.show()

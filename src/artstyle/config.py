@@ -144,23 +144,29 @@ BALANCE_STRATEGIES = ("none", "weights", "resample", "sampler", "logit-adjust")
 
 
 class ClassifierConfig(TrainConfig):
-    """``artstyle train classifier``: a from-scratch residual CNN (defaults: the CPU demo recipe)."""
+    """``artstyle train classifier``: a from-scratch residual CNN (defaults: the CPU demo recipe).
 
+    The defaults reach balanced accuracy >= 0.8 on the synthetic demo set at 64 px on a 2-core CPU.
+    """
+
+    epochs: int = Field(12, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(3e-3, gt=0.0)
     model: str = Field("resnet_tiny", description="architecture name (artstyle.models.architecture_names())")
     width: int | None = Field(None, ge=4, description="first-stage width; later stages double it")
     depth: int | None = Field(None, ge=1, description="residual blocks per stage")
     pool: Literal["avg", "avgstd"] | None = Field(None, description="global pooling: mean, or mean and std per channel")
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
-    balance: Literal["none", "weights", "resample", "sampler", "logit-adjust"] = "none"
+    balance: Literal["none", "weights", "resample", "sampler", "logit-adjust"] = "weights"
     class_weights: Literal["inverse", "sqrt", "effective"] = Field(
-        "inverse", description="class weight rule for --balance weights and sampler"
+        "sqrt", description="class weight rule for --balance weights and sampler"
     )
     weights_beta: float = Field(0.999, ge=0.0, lt=1.0, description="beta of the effective-number weights")
     resample_target: str = Field("mean", description="per-style count for --balance resample: N, mean, max, min, or a fraction")
     logit_tau: float = Field(1.0, ge=0.0, description="strength of --balance logit-adjust")
     augment: bool = True
-    crop_scale: float = Field(0.35, gt=0.0, le=1.0, description="smallest area share of a random resized crop")
+    crop_scale: float = Field(0.8, gt=0.0, le=1.0, description="smallest area share of a random resized crop")
     flip: bool = True
     jitter: float = Field(0.1, ge=0.0, le=1.0, description="brightness/contrast/saturation jitter")
     tta: bool = Field(False, description="average predictions over the image and its mirror at evaluation")
@@ -181,10 +187,19 @@ class AutoencoderConfig(TrainConfig):
     latent_dim: int | None = Field(None, ge=2, description="size of the latent vector (default: the preset's)")
     widths: list[int] | None = Field(None, min_length=1, description="channels per stage; one halving of the side per stage")
     upsample: Literal["nearest", "bilinear"] | None = Field(None, description="resize-convolution upsampling mode")
+    stem_stride: int | None = Field(None, ge=1, le=2, description="2: the first convolution halves the side (cheaper)")
     l1_weight: float = Field(0.0, ge=0.0, description="weight of an L1 term added to the MSE loss")
     ssim_weight: float = Field(0.0, ge=0.0, description="weight of a 1 - SSIM term added to the MSE loss")
     flip: bool = Field(True, description="random horizontal flips of training images")
     n_reconstructions: int = Field(8, ge=1, le=64, description="held-out images shown in figures/reconstructions.png")
+
+    @field_validator("widths", mode="before")
+    @classmethod
+    def _split_widths(cls, value: Any) -> Any:
+        # ``--widths 32,64,128`` arrives as text
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 PROJECTIONS = ("pca", "tsne", "umap")
@@ -298,6 +313,14 @@ class LoraConfig(DeviceConfig):
             raise ValueError(f"must be a multiple of 8 (for example {value - value % 8 or 8} or {value - value % 8 + 8})")
         return value
 
+    @field_validator("artist_caption", "validation_prompt", mode="before")
+    @classmethod
+    def _text_none(cls, value: Any) -> Any:
+        # ``--artist-caption null`` arrives as text; it means "off", not the caption "null"
+        if isinstance(value, str) and value.strip().lower() in ("", "null", "none"):
+            return None
+        return value
+
     @field_validator("caption", "artist_caption")
     @classmethod
     def _known_placeholders(cls, value: str | None) -> str | None:
@@ -308,3 +331,29 @@ class LoraConfig(DeviceConfig):
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"may only use the placeholders {{style}} and {{artist}} ({exc})") from None
         return value
+
+
+class StylizerConfig(TrainConfig):
+    """``artstyle train stylizer``: an autoencoder conditioned on a learned embedding per style (CPU demo defaults)."""
+
+    model: str = Field("stylizer_tiny", description="architecture name (artstyle.models.architecture_names('stylizer'))")
+    size: int = Field(32, ge=16, le=1024, description="image side in pixels after resizing (a multiple of 4 for stylizer_tiny)")
+    style_dim: int | None = Field(None, ge=2, description="length of each style embedding (default: the preset's)")
+    width: int | None = Field(None, ge=4, description="channels at full resolution (default: the preset's)")
+    modulation: Literal["film", "adain"] | None = Field(None, description="how the style enters the decoder (default: the preset's)")
+    critic: Path | None = Field(None, description="classifier run whose frozen network pushes outputs toward the target style")
+    judge: Path | None = Field(None, description="a different classifier run that scores the style-hit rate at the end")
+    style_features: Literal["auto", "random", "critic"] = Field(
+        "auto", description="network whose Gram matrices describe texture (auto: the critic's early layers when given)"
+    )
+    init_styles: Path | None = Field(
+        None, description="classifier or autoencoder run: start each embedding at its style's mean feature vector"
+    )
+    recon_weight: float = Field(1.0, ge=0.0, description="L1 between the own-style output and the input")
+    gram_weight: float = Field(1.0, ge=0.0, description="Gram-matrix style loss toward the target style's mean")
+    critic_weight: float = Field(1.0, ge=0.0, description="critic cross-entropy toward the target style")
+    content_weight: float = Field(1.0, ge=0.0, description="1 - SSIM between a mismatched output and its input")
+    critic_augment: bool = Field(True, description="the critic sees each output shifted and mirrored at random")
+    flip: bool = Field(True, description="random horizontal flips of training images")
+    n_grid: int = Field(8, ge=2, le=27, description="images and styles in figures/style_grid.png")
+    score_images: int = Field(200, ge=1, description="test images scored against every other style at the end")

@@ -7,6 +7,8 @@ the previous good file in place.
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import json
 import os
 import tempfile
@@ -23,8 +25,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     tmp = Path(tmp_name)
+    try:
+        # mkstemp makes the file 0600; give it the mode a plain open() would, so a cache or a
+        # run folder shared by a group stays readable by the others
+        os.fchmod(fd, 0o666 & ~_umask())
+    except (AttributeError, OSError):  # pragma: no cover - Windows, or a file system without modes
+        pass
+    finally:
+        os.close(fd)
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
@@ -33,12 +42,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         _fsync_dir(path.parent)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
+        advice = ""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            advice = f"; free space on the disk that holds {path.parent} and run the command again"
         raise ArtstyleError(
-            f"could not write {path}: {exc.strerror or exc}; the previous file (if any) is unchanged"
+            f"could not write {path}: {exc.strerror or exc}; the previous file (if any) is unchanged{advice}"
         ) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@functools.cache
+def _umask() -> int:
+    """The process umask, read without changing it where /proc allows (os.umask sets as it reads)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -124,6 +124,7 @@ def load_split(
     array_path, index_path = folder / f"{stem}.npy", folder / f"{stem}.json"
     key = cache_key(index, split, size=size, resize=resize)
     with _locked(folder / f"{stem}.lock"):
+        _remove_orphans(array_path, index_path)
         meta = _valid_meta(index_path, array_path, key, size)
         built = meta is None
         if built:
@@ -218,6 +219,19 @@ def _locked(lock_path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _remove_orphans(*paths: Path) -> None:
+    """Delete temporary files that a killed build left (atomic_path names them ``.<name>.*.tmp``).
+
+    Only a holder of this cache's lock writes them, and the caller holds it, so
+    any found now belong to a dead process; a full-size array each, they would
+    otherwise fill the disk one kill at a time.
+    """
+    for path in paths:
+        for orphan in path.parent.glob(f".{path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                orphan.unlink()
 
 
 def _valid_meta(index_path: Path, array_path: Path, key: str, size: int) -> dict | None:

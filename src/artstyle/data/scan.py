@@ -327,8 +327,28 @@ def _read_artgan_rows(csv_path: Path, image_root: Path, split: str, skipped: lis
     except OSError as exc:
         raise ArtstyleError(f"cannot read {csv_path}: {exc.strerror}") from exc
     with handle:
-        for line_no, row in enumerate(csv.reader(handle), start=1):
-            where = f"{csv_path}:{line_no}"
+        reader = csv.reader(handle)
+        last_line = 0
+        while True:
+            first_line = last_line + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            # e.g. a field over the csv module's 128 KiB limit: that row is skipped, not the file
+            except csv.Error as exc:
+                last_line = reader.line_num
+                skipped.append(Skipped(f"{csv_path}:{last_line}", f"unreadable CSV row: {exc}"))
+                continue
+            last_line = reader.line_num
+            where = f"{csv_path}:{last_line}"
+            if last_line > first_line:  # a stray quote: the reader joined lines into one field
+                skipped.append(Skipped(
+                    f"{csv_path}:{first_line}-{last_line}",
+                    f"a quote opened on line {first_line} closes on line {last_line}, so those "
+                    f"{last_line - first_line + 1} lines were read as one row; remove the stray quote",
+                ))
+                continue
             if not row or not row[0].strip():
                 continue
             if len(row) != 2:
@@ -417,8 +437,12 @@ def _scan_parquet(files: list[Path], root: Path, test_fraction: float | None, se
         names = _parquet_label_names(schema, label_col)
         split = "test" if re.search(r"(^|[-_/])(test|val|validation)([-_.]|$)", path.name) else "train"
         stat = path.stat()
-        table = parquet.read(columns=[label_col])
-        labels = table.column(label_col).to_pylist()
+        try:
+            labels = parquet.read(columns=[label_col]).column(label_col).to_pylist()
+        # a damaged page or an unreadable column type: pyarrow raises several kinds
+        except Exception as exc:
+            skipped.append(Skipped(str(path), f"cannot read the {label_col!r} column: {exc}"))
+            continue
         for row, label in enumerate(labels):
             where = f"{path.name}#{row}"
             if label is None:
@@ -433,7 +457,7 @@ def _scan_parquet(files: list[Path], root: Path, test_fraction: float | None, se
             else:
                 skipped.append(Skipped(where, f"label {label!r} is not in the {len(names or [])} style names"))
                 continue
-            if _unsafe_relative(style) or "/" in style:
+            if not style.strip() or _unsafe_relative(style) or "/" in style:
                 skipped.append(Skipped(where, f"refused style name {style!r}"))
                 continue
             item = Item(
@@ -475,7 +499,11 @@ def _parquet_label_names(schema, label_col: str) -> list[str] | None:
             meta = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
             continue
-        features = meta.get("info", {}).get("features", {}) or meta.get("features", {})
+        if not isinstance(meta, dict):  # valid JSON of the wrong shape says nothing about names
+            continue
+        info = meta.get("info")
+        features = info.get("features") if isinstance(info, dict) else None
+        features = features or meta.get("features", {})
         feature = features.get(label_col, {}) if isinstance(features, dict) else {}
         names = feature.get("names") if isinstance(feature, dict) else None
         if names is None and isinstance(meta.get("names"), list):
@@ -493,20 +521,33 @@ def read_item_bytes(item: Item) -> bytes:
     return _parquet_cell(item.source, item.row)
 
 
-_PARQUET_CACHE: dict[str, tuple[list, str]] = {}
+_PARQUET_CACHE: dict[str, tuple[list | str, str]] = {}
 
 
 def _parquet_cell(source: str, row: int) -> bytes:
     import pyarrow.parquet as pq
 
     if source not in _PARQUET_CACHE:
-        parquet = pq.ParquetFile(source)
-        image_col = _pick_column(parquet.schema_arrow.names, ("image", "img", "image_bytes", "bytes"))
-        column = parquet.read(columns=[image_col]).column(image_col).to_pylist()
+        try:
+            parquet = pq.ParquetFile(source)
+            names = parquet.schema_arrow.names
+            image_col = _pick_column(names, ("image", "img", "image_bytes", "bytes"))
+            column = parquet.read(columns=[image_col]).column(image_col).to_pylist()
+        # a damaged or changed file: pyarrow raises several kinds; the reason is remembered,
+        # so each of the file's rows is skipped without reading the file again
+        except Exception as exc:
+            column, image_col = f"cannot read the image column of {Path(source).name}: {exc}", ""
         _PARQUET_CACHE.clear()  # keep one file's images in memory at a time
         _PARQUET_CACHE[source] = (column, image_col)
-    cell = _PARQUET_CACHE[source][0][row]
-    if isinstance(cell, dict):  # Hugging Face Image feature: {"bytes": ..., "path": ...}
+    column = _PARQUET_CACHE[source][0]
+    if isinstance(column, str):
+        raise ValueError(column)
+    if not 0 <= row < len(column):
+        raise ValueError(f"row {row} is not in {Path(source).name} any more; scan the data again")
+    cell = column[row]
+    # Hugging Face Image feature: {"bytes": ..., "path": ...}; the path is never opened (it
+    # could point anywhere on this machine), only the embedded bytes are used
+    if isinstance(cell, dict):
         cell = cell.get("bytes")
     if not isinstance(cell, (bytes, bytearray)):
         raise ValueError("parquet cell holds no image bytes")

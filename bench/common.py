@@ -1,0 +1,48 @@
+"""What every benchmark section shares: the row format and a timer.
+
+A section is one function ``section(*, quick: bool) -> list[dict]`` in its own
+module ``bench/bench_<topic>.py``, listed in ``SECTIONS`` of ``bench/run.py``.
+Each row is ``{name, value, unit, target, ok}``; build it with :func:`row`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def row(
+    name: str,
+    value: float,
+    unit: str,
+    *,
+    target: float | None = None,
+    higher_is_better: bool = True,
+    note: str = "",
+) -> dict[str, Any]:
+    """One measurement; ``ok`` is None when there is no target to meet."""
+    ok = None
+    if target is not None:
+        ok = bool(value >= target) if higher_is_better else bool(value <= target)
+    target_text = None
+    if target is not None:
+        target_text = f"{'>=' if higher_is_better else '<='} {target:g}"
+    return {
+        "name": name,
+        "value": value,
+        "unit": unit,
+        "target": target_text,
+        "ok": ok,
+        "note": note,
+    }
+
+
+def best_time(function: Callable[[], Any], *, repeats: int) -> float:
+    """The shortest wall time of ``repeats`` calls: the least disturbed by other work on the machine."""
+    best = float("inf")
+    for _ in range(max(1, repeats)):
+        started = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - started)
+    return best

@@ -1,0 +1,322 @@
+"""The whole job on the built-in synthetic data set, ending with a report.
+
+    artstyle demo --out demo-out            # full demo, <= 15 min on a 2-core CPU
+    artstyle demo --quick --out demo-quick  # smaller data and budgets, <= 3 min
+
+Steps: synthetic data -> stats / audit / balance plan -> cache -> classifier
+-> balance comparison -> autoencoder -> representations and clustering ->
+stylizer -> (LoRA, when a base model folder is given) -> report. A step whose
+output already exists is reused; ``--redo`` runs everything again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from artstyle.errors import ArtstyleError
+from artstyle.io import read_json, write_json
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """Data size and per-step time budgets (minutes) of one demo flavour."""
+
+    scale: float
+    image_side: int  # synthetic images' short side
+    size: int  # classifier / autoencoder input side
+    classifier_minutes: float
+    classifier_epochs: int
+    balance_minutes: float  # per strategy
+    balance_epochs: int
+    balance_strategies: tuple[str, ...]
+    autoencoder_minutes: float
+    autoencoder_epochs: int
+    stylizer_minutes: float
+    stylizer_epochs: int
+    stylizer_size: int
+    cluster_max_points: int
+
+
+FULL = DemoPlan(
+    scale=0.2,
+    image_side=96,
+    size=64,
+    classifier_minutes=4.0,
+    classifier_epochs=30,
+    balance_minutes=0.6,
+    balance_epochs=8,
+    balance_strategies=("none", "weights", "resample", "sampler", "logit-adjust"),
+    autoencoder_minutes=1.5,
+    autoencoder_epochs=15,
+    stylizer_minutes=2.5,
+    stylizer_epochs=30,
+    stylizer_size=32,
+    cluster_max_points=3000,
+)
+QUICK = DemoPlan(
+    scale=0.04,
+    image_side=64,
+    size=32,
+    classifier_minutes=0.5,
+    classifier_epochs=8,
+    balance_minutes=0.12,
+    balance_epochs=3,
+    balance_strategies=("none", "weights", "logit-adjust"),
+    autoencoder_minutes=0.25,
+    autoencoder_epochs=4,
+    stylizer_minutes=0.4,
+    stylizer_epochs=6,
+    stylizer_size=32,
+    cluster_max_points=600,
+)
+
+
+def run_demo(
+    out: str | os.PathLike = "demo-out",
+    *,
+    quick: bool = False,
+    redo: bool = False,
+    base_model: str | os.PathLike | None = None,
+    seed: int = 0,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run every step into ``out`` and return a summary (paths and headline numbers)."""
+    plan = QUICK if quick else FULL
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ArtstyleError(f"--out {out} is a file; pass a folder")
+    marker = out / "demo.json"
+    if out.exists() and any(out.iterdir()) and not marker.is_file():
+        raise ArtstyleError(f"{out} is not empty and holds no earlier demo; pass another --out")
+    if redo and out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(marker, {"quick": quick, "seed": seed, "plan": plan.__dict__})
+    os.environ.setdefault("ARTSTYLE_CACHE", str(out / "cache"))
+
+    data = out / "data" / "synthetic"
+    runs = out / "runs"
+    summary: dict[str, Any] = {"out": str(out), "quick": quick, "steps": {}}
+    started = time.perf_counter()
+
+    def step(name: str, done: Path | None, action: Callable[[], Any]) -> Any:
+        if done is not None and done.exists():
+            say(f"[reuse] {name}: {done}")
+            summary["steps"][name] = {"reused": True}
+            return None
+        say(f"[step]  {name} ...")
+        t0 = time.perf_counter()
+        result = action()
+        seconds = time.perf_counter() - t0
+        summary["steps"][name] = {"seconds": round(seconds, 1)}
+        say(f"[done]  {name} in {seconds:.0f} s")
+        return result
+
+    step("synthetic data", data / "synthetic.json", lambda: _synth(data, plan, seed))
+    step("stats, audit and balance plan", out / "data" / "balance.json", lambda: _data_reports(data, out / "data"))
+    step("image cache", None, lambda: _cache(data, plan))
+    step("classifier", runs / "classifier" / "metrics.json", lambda: _classifier(data, runs / "classifier", plan, seed))
+    step("balance comparison", runs / "balance" / "comparison.json", lambda: _balance(data, runs / "balance", plan, seed))
+    step("autoencoder", runs / "autoencoder" / "metrics.json", lambda: _autoencoder(data, runs / "autoencoder", plan, seed))
+    step(
+        "representations and clustering",
+        runs / "representations" / "representations.json",
+        lambda: _representations(data, runs, plan, seed),
+    )
+    step("stylizer", runs / "stylizer" / "metrics.json", lambda: _stylizer(data, runs, plan, seed))
+    if base_model is not None:
+        step("LoRA", runs / "lora" / "metrics.json", lambda: _lora(base_model, data, runs / "lora"))
+    else:
+        say("[skip]  LoRA: no base model folder given (make demo BASE_MODEL=/path/to/stable-diffusion)")
+    report = out / "report.html"
+    step("report", None, lambda: _report(out, report))
+
+    summary["headline"] = headline(runs)
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    summary["report"] = str(report)
+    write_json(out / "demo_summary.json", summary)
+    for line in summary["headline"]:
+        say(line)
+    say(f"report: {report}")
+    return summary
+
+
+# ---------------------------------------------------------------- steps
+
+
+def _synth(data: Path, plan: DemoPlan, seed: int) -> None:
+    from artstyle.data.synthetic import make_synthetic
+
+    make_synthetic(data, scale=plan.scale, size=plan.image_side, seed=seed, progress=False)
+
+
+def _data_reports(data: Path, folder: Path) -> None:
+    from artstyle.data.audit import audit
+    from artstyle.data.balance import balance_summary
+    from artstyle.data.scan import scan
+    from artstyle.data.stats import index_stats
+
+    index = scan(data)
+    write_json(folder / "stats.json", index_stats(index))
+    write_json(folder / "audit.json", audit(index, progress=False).to_dict())
+    write_json(folder / "balance.json", balance_summary(index, "mean"))
+
+
+def _cache(data: Path, plan: DemoPlan) -> None:
+    from artstyle.data.cache import build_all
+    from artstyle.data.scan import scan
+
+    build_all(scan(data), plan.size, progress=False)
+
+
+def _classifier_config(data: Path, out: Path, plan: DemoPlan, seed: int, **extra: Any):
+    from artstyle.config import ClassifierConfig
+
+    values = {
+        "data": data,
+        "out": out,
+        "size": plan.size,
+        "epochs": plan.classifier_epochs,
+        "max_minutes": plan.classifier_minutes,
+        "seed": seed,
+        "progress": False,
+    }
+    values.update(extra)
+    return ClassifierConfig(**values)
+
+
+def _classifier(data: Path, out: Path, plan: DemoPlan, seed: int) -> None:
+    from artstyle.train.classify import train_classifier
+
+    train_classifier(_classifier_config(data, out, plan, seed), quiet=True)
+
+
+def _balance(data: Path, out: Path, plan: DemoPlan, seed: int) -> None:
+    from artstyle.config import CompareBalanceConfig
+    from artstyle.train.classify import compare_balance
+
+    base = _classifier_config(
+        data, out, plan, seed, epochs=plan.balance_epochs, max_minutes=plan.balance_minutes
+    ).model_dump()
+    config = CompareBalanceConfig(**base, strategies=list(plan.balance_strategies))
+    compare_balance(config, quiet=True)
+
+
+def _autoencoder(data: Path, out: Path, plan: DemoPlan, seed: int) -> None:
+    from artstyle.config import AutoencoderConfig
+    from artstyle.train.autoencode import train_autoencoder
+
+    config = AutoencoderConfig(
+        data=data,
+        out=out,
+        size=plan.size,
+        epochs=plan.autoencoder_epochs,
+        max_minutes=plan.autoencoder_minutes,
+        seed=seed,
+        progress=False,
+    )
+    train_autoencoder(config, quiet=True)
+
+
+def _representations(data: Path, runs: Path, plan: DemoPlan, seed: int) -> None:
+    from artstyle.analysis.cluster import compare_sources
+    from artstyle.config import ClusterConfig
+
+    config = ClusterConfig(
+        data=data, seed=seed, max_points=plan.cluster_max_points, pixel_size=plan.size, progress=False, threads=1
+    )
+    compare_sources(
+        config,
+        out=runs / "representations",
+        autoencoder=runs / "autoencoder",
+        classifier=runs / "classifier",
+        log=lambda *_: None,
+    )
+
+
+def _stylizer(data: Path, runs: Path, plan: DemoPlan, seed: int) -> None:
+    from artstyle.config import StylizerConfig
+    from artstyle.train.stylize_task import train_stylizer
+
+    # the critic steers training; the judge that scores style hits is a different classifier
+    critic = _best_balance_run(runs / "balance")
+    config = StylizerConfig(
+        data=data,
+        out=runs / "stylizer",
+        size=plan.stylizer_size,
+        epochs=plan.stylizer_epochs,
+        max_minutes=plan.stylizer_minutes,
+        critic=critic,
+        judge=runs / "classifier",
+        seed=seed,
+        progress=False,
+    )
+    train_stylizer(config, quiet=True)
+
+
+def _best_balance_run(folder: Path) -> Path | None:
+    """A compare-balance run other than the main classifier, to act as the stylizer's critic."""
+    comparison = folder / "comparison.json"
+    if not comparison.is_file():
+        return None
+    best = read_json(comparison).get("best")
+    candidates = [folder / str(best)] if best else []
+    candidates += sorted(p for p in folder.iterdir() if (p / "model.safetensors").is_file())
+    for path in candidates:
+        if (path / "model.safetensors").is_file():
+            return path
+    return None
+
+
+def _lora(base_model: str | os.PathLike, data: Path, out: Path) -> None:
+    from artstyle.generate.lora import lora_demo_step
+
+    lora_demo_step(base_model, data, out, progress=False)
+
+
+def _report(out: Path, report: Path) -> None:
+    from artstyle.report.html import build_report
+
+    build_report([out / "data", out / "runs"], out=report, markdown=out / "report.md", title="artstyle demo")
+
+
+def headline(runs: Path) -> list[str]:
+    """One line per finished run with its main numbers."""
+    lines = []
+
+    def metrics(name: str) -> dict[str, Any] | None:
+        path = runs / name / "metrics.json"
+        try:
+            return read_json(path) if path.is_file() else None
+        except ArtstyleError:
+            return None
+
+    clf = metrics("classifier")
+    if clf:
+        lines.append(
+            f"classifier: balanced accuracy {clf['balanced_accuracy']:.3f}, accuracy {clf['accuracy']:.3f} "
+            f"(majority baseline {clf['majority_baseline_accuracy']:.3f}) on {clf['n_test']} test images"
+        )
+    comparison = runs / "balance" / "comparison.json"
+    if comparison.is_file():
+        best = read_json(comparison).get("best")
+        lines.append(f"balance comparison: best strategy {best}")
+    ae = metrics("autoencoder")
+    if ae:
+        lines.append(f"autoencoder: PSNR {ae['psnr']:.1f} dB, SSIM {ae['ssim']:.3f} on held-out images")
+    representations = runs / "representations" / "representations.json"
+    if representations.is_file():
+        lines.append("clustering: " + read_json(representations).get("answer", ""))
+    sty = metrics("stylizer")
+    if sty and "style_hit_rate" in sty:
+        lines.append(
+            f"stylizer: style-hit rate {sty['style_hit_rate']:.3f} (chance {sty.get('chance', 0):.3f}), "
+            f"content SSIM {sty.get('content_ssim', float('nan')):.3f}"
+        )
+    return lines

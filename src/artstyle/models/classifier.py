@@ -1,0 +1,151 @@
+"""A residual CNN for style classification, trained from scratch (no pretrained weights).
+
+The layout follows ResNet (He et al. 2016, "Deep Residual Learning for Image
+Recognition"): a convolutional stem, stages of basic blocks whose first block
+halves the resolution, global pooling and a linear head. Width and depth per
+stage come from :class:`ResNetConfig`; the registry in
+:mod:`artstyle.models` names presets (``resnet_tiny`` for a CPU, ``resnet_gpu``
+for a GPU).
+
+``forward_features`` gives the pooled embedding used for clustering,
+``forward_head`` the class logits (the timm split).
+
+    python -c "from artstyle.models import build_model; m = build_model('resnet_tiny', num_classes=27); print(m)"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass
+class ResNetConfig:
+    num_classes: int = 27
+    widths: tuple[int, ...] = (32, 64, 128)
+    depths: tuple[int, ...] = (1, 1, 1)
+    stem_width: int | None = None  # default: widths[0]
+    stem_stride: int = 2
+    stem_pool: bool = False  # a 3x3 max-pool after the stem (ResNet's ImageNet stem)
+    pool: str = "avg"  # "avg" or "avgstd" (mean and std of each channel)
+    dropout: float = 0.0
+    in_channels: int = 3
+
+    def __post_init__(self) -> None:
+        # model.json stores tuples as lists
+        self.widths = tuple(int(w) for w in self.widths)
+        self.depths = tuple(int(d) for d in self.depths)
+        if len(self.widths) != len(self.depths) or not self.widths:
+            raise ValueError(
+                f"widths {self.widths} and depths {self.depths} must have the same, non-zero length"
+            )
+        if min(self.widths) < 1 or min(self.depths) < 1:
+            raise ValueError("widths and depths must be positive")
+        if self.num_classes < 1:
+            raise ValueError(f"num_classes must be at least 1, got {self.num_classes}")
+        if self.pool not in ("avg", "avgstd"):
+            raise ValueError(f"pool must be 'avg' or 'avgstd', got {self.pool!r}")
+        if self.stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
+
+    @property
+    def feature_dim(self) -> int:
+        return self.widths[-1] * (2 if self.pool == "avgstd" else 1)
+
+
+def conv_bn(
+    in_channels: int, out_channels: int, *, kernel_size: int = 3, stride: int = 1
+) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=kernel_size // 2,
+            bias=False,
+        ),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions plus a shortcut; the first conv carries the stride."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = conv_bn(in_channels, out_channels, stride=stride)
+        self.conv2 = conv_bn(out_channels, out_channels)
+        # Zero-initialised last BN scale: every block starts as the identity,
+        # which lets deeper nets train at large learning rates (Goyal et al. 2017, sec. 5.1).
+        nn.init.zeros_(self.conv2[1].weight)
+        self.shortcut = (
+            conv_bn(in_channels, out_channels, kernel_size=1, stride=stride)
+            if stride != 1 or in_channels != out_channels
+            else nn.Identity()
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.conv1(x), inplace=True)
+        return F.relu(self.conv2(out) + self.shortcut(x), inplace=True)
+
+
+class ResNetClassifier(nn.Module):
+    """Residual CNN: (B, 3, S, S) normalised images -> (B, num_classes) logits."""
+
+    config_class = ResNetConfig
+
+    def __init__(self, config: ResNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        stem_width = config.stem_width or config.widths[0]
+        stem = [
+            nn.Conv2d(
+                config.in_channels, stem_width, 3, stride=config.stem_stride, padding=1, bias=False
+            ),
+            nn.BatchNorm2d(stem_width),
+            nn.ReLU(inplace=True),
+        ]
+        if config.stem_pool:
+            stem.append(nn.MaxPool2d(3, stride=2, padding=1))
+        self.stem = nn.Sequential(*stem)
+        stages = []
+        in_channels = stem_width
+        for index, (width, depth) in enumerate(zip(config.widths, config.depths, strict=True)):
+            blocks = []
+            for block in range(depth):
+                # the first stage keeps the stem's resolution; each later one halves it
+                stride = 2 if block == 0 and index > 0 else 1
+                blocks.append(BasicBlock(in_channels, width, stride))
+                in_channels = width
+            stages.append(nn.Sequential(*blocks))
+        self.stages = nn.Sequential(*stages)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.feature_dim, config.num_classes)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, D) pooled features, D = ``config.feature_dim``."""
+        x = self.stages(
+            self.stem(x)
+        )  # (B, C, S', S'), S' = S / (stem_stride * 2^(n_stages-1) [* 2 with stem_pool])
+        if self.config.pool == "avgstd":
+            # Channel means and standard deviations: first- and second-order
+            # texture statistics, the diagonal of the Gram matrices that
+            # describe style in Gatys et al. 2016.
+            flat = x.flatten(2).float()  # (B, C, S'*S')
+            std, mean = torch.std_mean(flat, dim=2, correction=0)  # (B, C) each
+            return torch.cat([mean, (std + 1e-5)], dim=1).to(x.dtype)  # (B, 2C)
+        return x.mean(dim=(2, 3))  # (B, C, S', S') -> (B, C)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, D) features -> (B, num_classes) logits."""
+        return self.head(self.dropout(features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))

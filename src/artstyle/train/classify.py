@@ -1,0 +1,868 @@
+"""The style classifier: train, evaluate, predict, and compare imbalance treatments.
+
+The classifier task plugs into the shared loop (:mod:`artstyle.train.loop`).
+A stratified validation split carved from train picks the best epoch (by
+validation balanced accuracy); the test split is used once, at the end, for
+metrics.json. Class imbalance is handled by one of five strategies
+(``--balance``), all wired to :mod:`artstyle.data.balance`:
+
+* ``none``: plain cross-entropy on the data as it is;
+* ``weights``: per-class loss weights (inverse, sqrt, or effective number of
+  samples, Cui et al. 2019);
+* ``resample``: every style resampled to one count per epoch (a new plan each epoch);
+* ``sampler``: samples drawn with replacement, weighted by class;
+* ``logit-adjust``: train on logits + tau * log prior, predict with plain
+  logits (Menon et al. 2021).
+
+    artstyle train classifier --data DATA --out runs/clf --epochs 20
+    artstyle evaluate runs/clf
+    artstyle predict runs/clf painting.jpg --top-k 3
+    artstyle compare-balance --data DATA --out runs/balance --epochs 10
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from artstyle.analysis import metrics as metrics_lib
+from artstyle.config import ClassifierConfig, CompareBalanceConfig
+from artstyle.errors import ArtstyleError
+from artstyle.io import write_json, write_text
+from artstyle.train import runs
+from artstyle.train.loop import (
+    StepOutput,
+    evaluate_stage,
+    fit,
+    is_launched_child,
+    make_fabric,
+    resolve_precision,
+)
+from artstyle.train.runs import RunFolder
+
+TASK = "classifier"
+# keys that may change when a run is resumed: budget, display and where things are, not what is trained
+RESUMABLE_KEYS = frozenset(
+    {"max_minutes", "progress", "workers", "cache_dir", "data", "accelerator", "eval_batch_size"}
+)
+
+
+# ---------------------------------------------------------------- data
+
+
+@dataclass
+class ArraySplit:
+    """Images already in memory: uint8 (N, S, S, 3) and int64 labels (what a cache split also offers)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class ClassifierData:
+    """Decoded images and which rows belong to each stage.
+
+    ``arrays["train"]`` holds the whole training split; ``indices["train"]``
+    and ``indices["val"]`` are its stratified parts. ``arrays["test"]`` and
+    ``indices["test"]`` are the test split when there is one.
+    """
+
+    classes: list[str]
+    arrays: dict[str, Any]
+    indices: dict[str, np.ndarray]
+    train_counts: np.ndarray  # images per style in the whole training split
+    root: Path | None = None
+    failed: list[Any] = field(default_factory=list)
+
+    def stage_labels(self, stage: str) -> np.ndarray:
+        array = self.arrays["test" if stage == "test" else "train"]
+        return np.asarray(array.labels)[self.indices[stage]]
+
+    @classmethod
+    def from_arrays(
+        cls,
+        classes: Sequence[str],
+        train_images: np.ndarray,
+        train_labels: np.ndarray,
+        test_images: np.ndarray | None = None,
+        test_labels: np.ndarray | None = None,
+        *,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+    ) -> ClassifierData:
+        train = ArraySplit(np.asarray(train_images), np.asarray(train_labels, dtype=np.int64))
+        train_idx, val_idx = stratified_split(train.labels, val_fraction, seed=seed)
+        arrays: dict[str, Any] = {"train": train}
+        indices = {"train": train_idx, "val": val_idx}
+        if test_images is not None and test_labels is not None:
+            arrays["test"] = ArraySplit(
+                np.asarray(test_images), np.asarray(test_labels, dtype=np.int64)
+            )
+            indices["test"] = np.arange(len(test_labels), dtype=np.int64)
+        counts = np.bincount(train.labels, minlength=len(classes)).astype(np.int64)
+        return cls(list(classes), arrays, indices, counts)
+
+
+def stratified_split(
+    labels: np.ndarray, fraction: float, *, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, validation rows): ``fraction`` of each style, rounded, always leaving one for training."""
+    labels = np.asarray(labels, dtype=np.int64)
+    train_parts, val_parts = [], []
+    for cls in np.unique(labels):
+        members = np.flatnonzero(labels == cls)
+        members = np.random.default_rng([seed, int(cls), 0x5A1]).permutation(members)
+        n_val = (
+            min(int(math.floor(len(members) * fraction + 0.5)), len(members) - 1)
+            if fraction > 0
+            else 0
+        )
+        val_parts.append(members[:n_val])
+        train_parts.append(members[n_val:])
+    train_idx = np.sort(np.concatenate(train_parts)) if train_parts else np.zeros(0, dtype=np.int64)
+    val_idx = np.sort(np.concatenate(val_parts)) if val_parts else np.zeros(0, dtype=np.int64)
+    return train_idx.astype(np.int64), val_idx.astype(np.int64)
+
+
+def load_classifier_data(
+    config: ClassifierConfig, *, splits: Sequence[str] = ("train", "test"), progress: bool = True
+) -> ClassifierData:
+    """Scan ``config.data``, open (or build) the caches of ``splits`` at ``config.size``, carve the validation split."""
+    from artstyle.data.cache import load_split
+    from artstyle.data.scan import scan
+
+    if config.data is None:
+        raise ArtstyleError("no data folder given; pass --data DATA")
+    index = scan(config.data, test_fraction=config.test_fraction, seed=config.seed)
+    if len(index.classes) < 2:
+        raise ArtstyleError(
+            f"{index.root} has {len(index.classes)} style(s) in train; a classifier needs at least 2"
+        )
+    options = {
+        "size": config.size,
+        "resize": config.resize,
+        "cache_dir": config.cache_dir,
+        "workers": config.workers,
+        "progress": progress,
+    }
+    arrays: dict[str, Any] = {}
+    indices: dict[str, np.ndarray] = {}
+    failed: list[Any] = []
+    counts = np.array([index.counts("train")[style] for style in index.classes], dtype=np.int64)
+    if "train" in splits:
+        train = load_split(index, "train", **options)
+        arrays["train"] = train
+        failed += train.failed
+        counts = np.bincount(np.asarray(train.labels), minlength=len(index.classes)).astype(
+            np.int64
+        )
+        indices["train"], indices["val"] = stratified_split(
+            train.labels, config.val_fraction, seed=config.seed
+        )
+    if "test" in splits and index.split("test"):
+        test = load_split(index, "test", **options)
+        arrays["test"] = test
+        failed += test.failed
+        indices["test"] = np.arange(len(test), dtype=np.int64)
+    return ClassifierData(list(index.classes), arrays, indices, counts, Path(index.root), failed)
+
+
+# ---------------------------------------------------------------- the task
+
+
+class ClassifierTask:
+    """Cross-entropy classification on device batches; one ``step`` for train, val and test."""
+
+    name = TASK
+    selection_metric = "balanced_accuracy"
+    selection_mode = "max"
+
+    def __init__(
+        self, config: ClassifierConfig, data: ClassifierData, *, tta: bool | None = None
+    ) -> None:
+        self.config = config
+        self.data = data
+        self.classes = data.classes
+        self.n_classes = len(data.classes)
+        self.tta = config.tta if tta is None else tta
+        self.device = torch.device("cpu")
+        self._device_data: dict[str, Any] = {}
+        train_labels = (
+            data.stage_labels("train") if "train" in data.indices else np.zeros(0, dtype=np.int64)
+        )
+        self.balance_counts = np.bincount(train_labels, minlength=self.n_classes).astype(np.int64)
+        self._class_weights: torch.Tensor | None = None
+        self._log_prior: torch.Tensor | None = None
+
+    # -- data
+
+    def setup(self, device: torch.device) -> None:
+        from artstyle.data import balance
+        from artstyle.data.batches import DeviceData
+
+        self.device = torch.device(device)
+        options = {
+            "flip": self.config.flip,
+            "crop_scale": (self.config.crop_scale, 1.0),
+            "jitter": self.config.jitter,
+        }
+        self._device_data = {
+            name: DeviceData(array, np.asarray(array.labels), self.device, **options)
+            for name, array in self.data.arrays.items()
+        }
+        if self.balance_counts.sum() > 0:
+            if self.config.balance == "weights":
+                weights = balance.class_weights(
+                    self.balance_counts, self.config.class_weights, self.config.weights_beta
+                )
+                self._class_weights = torch.tensor(weights, dtype=torch.float32, device=self.device)
+            if self.config.balance == "logit-adjust":
+                prior = balance.log_prior(self.balance_counts)
+                self._log_prior = torch.tensor(prior, dtype=torch.float32, device=self.device)
+
+    def train_indices(self, epoch: int) -> np.ndarray:
+        from artstyle.data import balance
+
+        rows = self.data.indices["train"]
+        labels = self.data.stage_labels("train")
+        seed = [self.config.seed, epoch, 0x7EA1]
+        strategy = self.config.balance
+        if strategy == "resample":
+            # a fresh plan each epoch: large styles show a different subset every time
+            plan = balance.resample_plan(
+                labels,
+                balance.parse_target(self.config.resample_target),
+                seed=int(np.random.SeedSequence(seed).generate_state(1)[0]),
+                n_classes=self.n_classes,
+            )
+            return rows[plan]
+        if strategy == "sampler":
+            draws = balance.weighted_sampler_indices(
+                labels,
+                len(labels),
+                seed=int(np.random.SeedSequence(seed).generate_state(1)[0]),
+                method=self.config.class_weights,
+                beta=self.config.weights_beta,
+            )
+            return rows[draws]
+        return np.random.default_rng(seed).permutation(rows)
+
+    def eval_indices(self, stage: str) -> np.ndarray | None:
+        return self.data.indices.get(stage)
+
+    def make_batch(self, indices: np.ndarray, stage: str, generator: torch.Generator | None):
+        source = self._device_data["test" if stage == "test" else "train"]
+        augment = stage == "train" and self.config.augment
+        # one batch of exactly these rows; normalised (and augmented) on the device
+        x, y = next(source.batches(indices, len(indices), augment=augment, generator=generator))
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
+
+    # -- the shared step
+
+    def zero_stats(self, stage: str, device: torch.device) -> dict[str, torch.Tensor]:
+        return {
+            "loss_sum": torch.zeros((), dtype=torch.float64, device=device),
+            "n": torch.zeros((), dtype=torch.int64, device=device),
+            "top3": torch.zeros((), dtype=torch.int64, device=device),
+            "confusion": torch.zeros(
+                self.n_classes * self.n_classes, dtype=torch.int64, device=device
+            ),
+        }
+
+    def step(self, model, batch, stage: str) -> StepOutput:
+        x, y = batch
+        logits = model(x).float()  # (B, C); fp32 for the loss under bf16 autocast
+        if stage == "train":
+            train_logits = logits
+            if self._log_prior is not None:
+                # logit adjustment (Menon et al. 2021, eq. 10): the prior is added while training only
+                train_logits = logits + self.config.logit_tau * self._log_prior
+            losses = F.cross_entropy(
+                train_logits, y, reduction="none", label_smoothing=self.config.label_smoothing
+            )
+            if self._class_weights is not None:
+                # weights average to 1 over the training samples, so the loss keeps its scale (balance.class_weights)
+                losses = losses * self._class_weights[y]
+            loss = losses.mean()
+        else:
+            if self.tta:
+                # flip test-time augmentation: average the probabilities of the image and its mirror
+                probabilities = (
+                    logits.softmax(dim=1) + model(torch.flip(x, dims=[3])).float().softmax(dim=1)
+                ) / 2
+                logits = probabilities.clamp_min(1e-12).log()
+            loss = F.cross_entropy(logits, y)
+        predictions = logits.argmax(dim=1)
+        k = min(3, self.n_classes)
+        in_top3 = (logits.topk(k, dim=1).indices == y[:, None]).any(dim=1)
+        n = y.shape[0]
+        stats = {
+            "loss_sum": loss.detach().double() * n,
+            "n": torch.tensor(n, device=y.device),
+            "top3": in_top3.sum(),
+            # (B,) pairs (true, predicted) -> flat (C*C,) counts
+            "confusion": torch.bincount(
+                y * self.n_classes + predictions, minlength=self.n_classes * self.n_classes
+            ),
+        }
+        return StepOutput(loss, stats, n)
+
+    def summarize(self, totals: dict[str, torch.Tensor], stage: str) -> dict[str, float]:
+        n = int(totals["n"].item())
+        matrix = totals["confusion"].view(self.n_classes, self.n_classes).double()
+        support = matrix.sum(dim=1)
+        present = support > 0
+        recall = matrix.diagonal()[present] / support[present]
+        return {
+            "loss": float(totals["loss_sum"].item() / max(n, 1)),
+            "accuracy": float(matrix.diagonal().sum().item() / max(n, 1)),
+            "balanced_accuracy": float(recall.mean().item()) if present.any() else 0.0,
+        }
+
+    def build_model(self):
+        return build_classifier(self.config, self.n_classes)
+
+
+def build_classifier(config: ClassifierConfig, n_classes: int):
+    """The configured architecture with the config's width/depth/pool/dropout overrides."""
+    from artstyle.models import build_model, get_architecture
+
+    entry = get_architecture(config.model)
+    if entry.kind != "classifier":
+        raise ArtstyleError(f"architecture {config.model!r} is a {entry.kind}, not a classifier")
+    args: dict[str, Any] = {
+        "num_classes": n_classes,
+        "dropout": config.dropout,
+        "pool": config.pool,
+    }
+    n_stages = len(entry.preset.get("widths", (0, 0, 0)))
+    if config.width is not None:
+        args["widths"] = tuple(config.width * 2**i for i in range(n_stages))
+    if config.depth is not None:
+        args["depths"] = (config.depth,) * n_stages
+    return build_model(config.model, **args)
+
+
+# ---------------------------------------------------------------- training
+
+
+def train_classifier(
+    config: ClassifierConfig, *, data: ClassifierData | None = None, quiet: bool = False
+) -> dict[str, Any] | None:
+    """Train a classifier into ``config.out``; returns the test metrics (None on DDP ranks other than 0).
+
+    artstyle train classifier --data DATA --out runs/clf --epochs 20 --balance logit-adjust
+    """
+    if config.out is None:
+        raise ArtstyleError("no run folder given; pass --out RUN")
+    # a DDP child re-runs this command after rank 0 has started writing the folder: only rank 0 checks it
+    run = (
+        RunFolder(Path(config.out).expanduser())
+        if is_launched_child()
+        else runs.check_new_run(config.out)
+    )
+    if data is None:
+        data = load_classifier_data(
+            config, progress=config.progress and not quiet and not is_launched_child()
+        )
+    return _train(config, run, data, resume=False, quiet=quiet)
+
+
+def resume_classifier(
+    run_path: str | os.PathLike, *, overrides: dict[str, Any] | None = None, quiet: bool = False
+) -> dict[str, Any] | None:
+    """Continue ``run_path`` from checkpoints/last.ckpt with the same optimizer, schedule, step and RNG.
+
+    artstyle train classifier --resume runs/clf --max-minutes 30
+    """
+    from artstyle.config import validate_config
+
+    run = runs.open_run(run_path)  # no checkpoint yet (killed in its first epoch): fit starts it over
+    config = runs.read_config(run, ClassifierConfig, task=TASK)
+    overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
+    refused = sorted(set(overrides) - RESUMABLE_KEYS)
+    if refused:
+        raise ArtstyleError(
+            f"--resume keeps the run's training settings; {', '.join(refused)} cannot change "
+            f"(allowed: {', '.join(sorted(RESUMABLE_KEYS))}); start a new run to change them"
+        )
+    config = validate_config(
+        ClassifierConfig, {**config.model_dump(), **overrides}, "the command line"
+    )
+    data = load_classifier_data(
+        config, progress=config.progress and not quiet and not is_launched_child()
+    )
+    runs.check_classes(
+        runs.read_classes(run), data.classes, run_path=run.path, data_path=config.data
+    )
+    return _train(config, run, data, resume=True, quiet=quiet)
+
+
+def _train(
+    config: ClassifierConfig, run: RunFolder, data: ClassifierData, *, resume: bool, quiet: bool
+) -> dict[str, Any] | None:
+    if "train" not in data.arrays or len(data.indices["train"]) < 2:
+        raise ArtstyleError("fewer than 2 training images are readable; nothing to train on")
+    if not is_launched_child():
+        runs.create_run(run.path, resume=resume)
+    task = ClassifierTask(config, data)
+    result = fit(task, config, run, resume=resume, quiet=quiet)
+    stage = "test" if "test" in data.indices else "val"
+    totals = evaluate_stage(
+        result.fabric, task, result.model, stage, batch_size=config.eval_batch_size
+    )
+    if not result.fabric.is_global_zero:
+        return None
+    extra = {
+        "split": stage,
+        "tta": task.tta,
+        "balance": config.balance,
+        "architecture": config.model,
+        "n_parameters": sum(p.numel() for p in result.model.parameters()),
+        "n_train": int(len(data.indices["train"])),
+        "n_val": int(len(data.indices.get("val", []))),
+        "best_epoch": result.state.best_epoch,
+        "best_val_balanced_accuracy": result.state.best_score,
+        "epochs_run": result.state.history[-1]["epoch"] if result.state.history else 0,
+        "stopped": result.stopped or "finished",
+        "training_seconds": round(result.state.elapsed_seconds, 2),
+        "train_images_per_second": round(result.images_per_second, 2),
+        "devices": config.devices * config.num_nodes,
+        "precision": resolve_precision(config.precision, config.accelerator),
+    }
+    metrics = _metrics_from_totals(task, totals, data, extra)
+    runs.write_metrics(run, metrics)
+    write_classifier_figures(run, metrics, result.state.history, best_epoch=result.state.best_epoch)
+    if not quiet:
+        from rich.console import Console
+
+        Console(stderr=True).print(
+            f"{stage} balanced accuracy {metrics['balanced_accuracy']:.3f}, accuracy {metrics['accuracy']:.3f} "
+            f"(majority baseline {metrics['majority_baseline_accuracy']:.3f}); wrote {run.path}",
+            highlight=False,
+        )
+    return metrics
+
+
+def _metrics_from_totals(
+    task: ClassifierTask, totals, data: ClassifierData, extra: dict[str, Any]
+) -> dict[str, Any]:
+    if totals is None:
+        raise ArtstyleError(f"the {extra.get('split')} split has no images to evaluate")
+    matrix = totals["confusion"].view(task.n_classes, task.n_classes).cpu().numpy()
+    metrics = metrics_lib.metrics_from_confusion(
+        matrix, data.classes, train_counts=data.train_counts
+    )
+    n = int(totals["n"].item())
+    metrics["top3_accuracy"] = float(totals["top3"].item() / max(n, 1))
+    metrics["loss"] = float(totals["loss_sum"].item() / max(n, 1))
+    # the headline keys first, then the run's details
+    ordered = {
+        key: metrics[key]
+        for key in (
+            "accuracy",
+            "balanced_accuracy",
+            "macro_f1",
+            "majority_baseline_accuracy",
+            "chance_accuracy",
+            "top3_accuracy",
+            "n_test",
+        )
+    }
+    return {
+        **ordered,
+        **extra,
+        **{key: value for key, value in metrics.items() if key not in ordered},
+    }
+
+
+def write_classifier_figures(
+    run: RunFolder,
+    metrics: dict[str, Any],
+    history: Sequence[dict[str, Any]],
+    *,
+    best_epoch: float | None,
+    suffix: str = "",
+) -> None:
+    """figures/confusion_matrix.png, per_class.png and (with a history) training_curves.png."""
+    from artstyle.analysis import plots
+
+    classes = list(metrics["per_class"])
+    split = metrics.get("split", "test")
+    plots.save_figure(
+        plots.confusion_matrix_figure(
+            np.asarray(metrics["confusion_matrix"]),
+            classes,
+            title=f"{split}: balanced accuracy {metrics['balanced_accuracy']:.3f}, accuracy {metrics['accuracy']:.3f} (rows sum to 1)",
+        ),
+        run.figure_path(f"confusion_matrix{suffix}.png"),
+    )
+    per_class = metrics["per_class"]
+    plots.save_figure(
+        plots.per_class_figure(
+            classes,
+            {
+                "recall": [per_class[c]["recall"] for c in classes],
+                "precision": [per_class[c]["precision"] for c in classes],
+                "F1": [per_class[c]["f1"] for c in classes],
+            },
+            [per_class[c]["support"] for c in classes],
+            title=f"per style on {split}",
+        ),
+        run.figure_path(f"per_class{suffix}.png"),
+    )
+    if history:
+        epochs = [row["epoch"] for row in history]
+        plots.save_figure(
+            plots.training_curves(
+                epochs,
+                {
+                    "train": [row.get("train_loss") for row in history],
+                    "val": [row.get("val_loss") for row in history],
+                },
+                {
+                    "train accuracy": [row.get("train_accuracy") for row in history],
+                    "val accuracy": [row.get("val_accuracy") for row in history],
+                    "val balanced accuracy": [row.get("val_balanced_accuracy") for row in history],
+                },
+                best_epoch=best_epoch,
+                title="training curves (train: augmented batches as trained; val: held-out part of train)",
+            ),
+            run.figure_path("training_curves.png"),
+        )
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+def evaluate_run(
+    run_path: str | os.PathLike,
+    *,
+    data: str | os.PathLike | None = None,
+    split: str = "test",
+    tta: bool = False,
+    batch_size: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate a classifier run on a split; writes metrics.json (test) or metrics_<split>.json, and figures.
+
+    artstyle evaluate runs/clf --split test --tta
+    """
+    if split not in ("test", "val", "train"):
+        raise ArtstyleError(f"--split must be test, val or train, got {split!r}")
+    run = runs.open_run(run_path)
+    config = runs.read_config(run, ClassifierConfig, task=TASK)
+    if data is not None:
+        config = config.model_copy(update={"data": Path(data)})
+    classes = runs.read_classes(run)
+    loaded = load_classifier_data(
+        config, splits=("test",) if split == "test" else ("train",), progress=progress
+    )
+    runs.check_classes(classes, loaded.classes, run_path=run.path, data_path=config.data)
+    if split not in loaded.indices or len(loaded.indices[split]) == 0:
+        raise ArtstyleError(f"{config.data} has no {split} images; pick another --split")
+    single = config.model_copy(update={"devices": 1, "num_nodes": 1})
+    fabric = make_fabric(single)
+    model = runs.load_model(run, device=fabric.device)
+    task = ClassifierTask(single, loaded, tta=tta)
+    task.setup(fabric.device)
+    started = time.perf_counter()
+    totals = evaluate_stage(
+        fabric, task, model, split, batch_size=batch_size or config.eval_batch_size
+    )
+    seconds = time.perf_counter() - started
+    previous = runs.read_metrics(run) if run.metrics_path.is_file() else {}
+    keep = (
+        "balance",
+        "architecture",
+        "n_parameters",
+        "n_train",
+        "n_val",
+        "best_epoch",
+        "best_val_balanced_accuracy",
+        "epochs_run",
+        "stopped",
+        "training_seconds",
+        "train_images_per_second",
+        "devices",
+        "precision",
+    )
+    extra = {"split": split, "tta": tta, **{key: previous[key] for key in keep if key in previous}}
+    if "train_images_per_second" not in extra:
+        history = runs.read_history(run)
+        extra["train_images_per_second"] = history[-1].get("images_per_second") if history else None
+    extra["eval_images_per_second"] = round(int(totals["n"].item()) / max(seconds, 1e-9), 1)
+    metrics = _metrics_from_totals(task, totals, loaded, extra)
+    suffix = "" if split == "test" else f"_{split}"
+    write_json(run.path / f"metrics{suffix}.json", metrics)
+    write_classifier_figures(
+        run,
+        metrics,
+        runs.read_history(run) if split == "test" else [],
+        best_epoch=extra.get("best_epoch"),
+        suffix=suffix,
+    )
+    return metrics
+
+
+# ---------------------------------------------------------------- predict
+
+
+def expand_image_paths(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """Files as given; folders walked recursively for image files (case-insensitive extensions), sorted."""
+    from artstyle.data.scan import IMAGE_EXTENSIONS
+
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given).expanduser()
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in IMAGE_EXTENSIONS
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not found:
+                raise ArtstyleError(
+                    f"{path} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})"
+                )
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ArtstyleError(f"{path} does not exist; pass image files or folders of images")
+    return files
+
+
+def predict(
+    run_path: str | os.PathLike,
+    paths: Sequence[str | os.PathLike],
+    *,
+    top_k: int = 3,
+    tta: bool = False,
+    batch_size: int | None = None,
+) -> list[dict[str, Any]]:
+    """Top-k styles for each image (any size or format; decoded and resized as in training).
+
+    Unreadable images get an ``error`` entry instead of predictions.
+
+        artstyle predict runs/clf painting.jpg more_paintings/ --top-k 3 --json
+    """
+    from artstyle.data.batches import normalize
+    from artstyle.data.images import ImageError, decode_image
+
+    if top_k < 1:
+        raise ArtstyleError(f"--top-k must be at least 1, got {top_k}")
+    run = runs.open_run(run_path)
+    config = runs.read_config(run, ClassifierConfig, task=TASK)
+    classes = runs.read_classes(run)
+    files = expand_image_paths(paths)
+    fabric = make_fabric(config.model_copy(update={"devices": 1, "num_nodes": 1}))
+    model = runs.load_model(run, device=fabric.device)
+    results: list[dict[str, Any]] = []
+    decoded: list[tuple[int, np.ndarray]] = []
+    for file in files:
+        try:
+            decoded.append((len(results), decode_image(file, config.size, config.resize)))
+            results.append({"path": str(file)})
+        except ImageError as exc:
+            results.append({"path": str(file), "error": exc.reason})
+    k = min(top_k, len(classes))
+    batch_size = batch_size or config.eval_batch_size
+    with torch.no_grad(), fabric.autocast():
+        for start in range(0, len(decoded), batch_size):
+            chunk = decoded[start : start + batch_size]
+            pixels = torch.from_numpy(np.stack([image for _, image in chunk])).to(fabric.device)
+            x = normalize(pixels)  # (B, S, S, 3) uint8 -> (B, 3, S, S) float
+            probabilities = model(x).float().softmax(dim=1)
+            if tta:
+                probabilities = (
+                    probabilities + model(torch.flip(x, dims=[3])).float().softmax(dim=1)
+                ) / 2
+            values, indices = probabilities.topk(k, dim=1)
+            for (position, _), row_values, row_indices in zip(
+                chunk, values.cpu().tolist(), indices.cpu().tolist(), strict=True
+            ):
+                results[position]["predictions"] = [
+                    {"style": classes[i], "probability": round(p, 5)}
+                    for p, i in zip(row_values, row_indices, strict=True)
+                ]
+    if not decoded:
+        raise ArtstyleError(
+            f"none of the {len(files)} image(s) could be read: {results[0]['error']}"
+        )
+    return results
+
+
+# ---------------------------------------------------------------- compare-balance
+
+
+def compare_balance(config: CompareBalanceConfig, *, quiet: bool = False) -> dict[str, Any]:
+    """One classifier per imbalance strategy (same data, seed, epochs and budget) -> a comparison table.
+
+    Writes OUT/<strategy>/ (a run folder each), OUT/comparison.md, OUT/comparison.json and
+    OUT/figures/balance_comparison.png. Runs one after another in this process (one device).
+
+        artstyle compare-balance --data DATA --out runs/balance --epochs 10
+    """
+    if config.out is None:
+        raise ArtstyleError("no output folder given; pass --out DIR")
+    if config.devices > 1 or config.num_nodes > 1:
+        raise ArtstyleError(
+            "compare-balance trains its models one after another on one device; drop --devices/--num-nodes"
+        )
+    strategies = list(dict.fromkeys(config.strategies))
+    if not strategies:
+        raise ArtstyleError("no strategies given; pass e.g. --strategies none,logit-adjust")
+    out = Path(config.out).expanduser()
+    if (out / "comparison.json").exists():
+        raise ArtstyleError(
+            f"{out} already holds a comparison (comparison.json); choose another --out"
+        )
+    for strategy in strategies:
+        runs.check_new_run(out / strategy)
+    data = load_classifier_data(config, progress=config.progress and not quiet)
+    base = config.model_dump(exclude={"strategies"})
+    rows = []
+    train_counts = {style: int(n) for style, n in zip(data.classes, data.train_counts, strict=True)}
+    for strategy in strategies:
+        run_config = ClassifierConfig(**{**base, "balance": strategy, "out": out / strategy})
+        if not quiet:
+            from rich.console import Console
+
+            Console(stderr=True).print(f"[bold]--balance {strategy}[/]")
+        started = time.perf_counter()
+        metrics = train_classifier(run_config, data=data, quiet=quiet)
+        assert metrics is not None  # one process: always rank 0
+        rarest = metrics_lib.rarest_recalls(metrics, train_counts, n=5)
+        rare_values = [v for v in rarest.values() if v is not None]
+        rows.append(
+            {
+                "strategy": strategy,
+                "accuracy": metrics["accuracy"],
+                "balanced_accuracy": metrics["balanced_accuracy"],
+                "macro_f1": metrics["macro_f1"],
+                "rarest5_recall_mean": float(np.mean(rare_values)) if rare_values else None,
+                "rarest5_recall": rarest,
+                "best_epoch": metrics.get("best_epoch"),
+                "minutes": round((time.perf_counter() - started) / 60, 2),
+                "run": str(out / strategy),
+            }
+        )
+    best = max(rows, key=lambda row: row["balanced_accuracy"])
+    none_row = next((row for row in rows if row["strategy"] == "none"), None)
+    summary = {
+        "data": str(config.data),
+        "split": metrics.get("split", "test"),
+        "seed": config.seed,
+        "epochs": config.epochs,
+        "max_minutes": config.max_minutes,
+        "size": config.size,
+        "model": config.model,
+        "rarest_styles": list(rows[0]["rarest5_recall"]),
+        "train_counts": train_counts,
+        "rows": rows,
+        "best_strategy": best["strategy"],
+        "best_beats_none": (best["balanced_accuracy"] > none_row["balanced_accuracy"])
+        if none_row
+        else None,
+        "beating_none": [
+            row["strategy"]
+            for row in rows
+            if none_row and row["balanced_accuracy"] > none_row["balanced_accuracy"]
+        ],
+    }
+    write_json(out / "comparison.json", summary)
+    write_text(out / "comparison.md", comparison_markdown(summary))
+    from artstyle.analysis import plots
+
+    plots.save_figure(
+        plots.balance_comparison_figure(
+            [row["strategy"] for row in rows],
+            {
+                "accuracy": [row["accuracy"] for row in rows],
+                "balanced accuracy": [row["balanced_accuracy"] for row in rows],
+                "macro-F1": [row["macro_f1"] for row in rows],
+                "recall, rarest 5": [row["rarest5_recall_mean"] for row in rows],
+            },
+            title=f"imbalance strategies: seed {config.seed}, {config.epochs} epochs, {config.size} px; best: {best['strategy']}",
+        ),
+        out / "figures" / "balance_comparison.png",
+    )
+    return summary
+
+
+def comparison_markdown(summary: dict[str, Any]) -> str:
+    rows = summary["rows"]
+    rarest = summary["rarest_styles"]
+    lines = [
+        "# Imbalance strategies compared",
+        "",
+        f"Data `{summary['data']}`, {summary['split']} split; every model: seed {summary['seed']}, "
+        f"{summary['epochs']} epochs"
+        + (f", at most {summary['max_minutes']:g} min" if summary["max_minutes"] else "")
+        + f", {summary['size']} px, `{summary['model']}`.",
+        "",
+        "| strategy | accuracy | balanced accuracy | macro-F1 | recall, rarest 5 (mean) | "
+        + " | ".join(f"{style} ({summary['train_counts'][style]})" for style in rarest)
+        + " | minutes |",
+        "|---|---:|---:|---:|---:|" + "---:|" * len(rarest) + "---:|",
+    ]
+    for row in rows:
+        mark = " **(best)**" if row["strategy"] == summary["best_strategy"] else ""
+        cells = [
+            f"`{row['strategy']}`{mark}",
+            f"{row['accuracy']:.3f}",
+            f"{row['balanced_accuracy']:.3f}",
+            f"{row['macro_f1']:.3f}",
+            _fmt(row["rarest5_recall_mean"]),
+            *[_fmt(row["rarest5_recall"].get(style)) for style in rarest],
+            f"{row['minutes']:.1f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    best = summary["best_strategy"]
+    if summary["best_beats_none"] is None:
+        verdict = (
+            f"Best on balanced accuracy: `{best}` (`none` was not run, so no comparison with it)."
+        )
+    elif best == "none":
+        verdict = (
+            "Best on balanced accuracy: `none`; no strategy beat training on the data as it is."
+        )
+    else:
+        none_score = next(row["balanced_accuracy"] for row in rows if row["strategy"] == "none")
+        best_score = next(row["balanced_accuracy"] for row in rows if row["strategy"] == best)
+        verdict = (
+            f"Best on balanced accuracy: `{best}` ({best_score:.3f}), which beats `none` ({none_score:.3f}) "
+            f"by {best_score - none_score:+.3f}. Strategies beating `none`: "
+            + ", ".join(f"`{s}`" for s in summary["beating_none"])
+            + "."
+        )
+    lines += [
+        verdict,
+        "",
+        "Rarest five: the styles with the fewest training images that appear in the test split "
+        "(training counts in brackets). One seed per strategy: differences of a few points can be noise.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

@@ -1,0 +1,811 @@
+"""The training loop: visible, top to bottom, on Lightning Fabric.
+
+One loop trains every model of the toolkit. What differs between a
+classifier and an autoencoder lives in a *task* object (see :class:`Task`):
+it owns the data, builds the model, turns sample indices into device batches,
+and computes one ``step(model, batch, stage)`` shared by training and
+evaluation (Lightning's ``_common_step``). The loop owns everything else:
+devices and precision, DDP, the optimiser and learning-rate schedule, EMA
+weights, sharding the data over ranks, metrics reduced across ranks, the
+time budget, Ctrl-C, checkpoints, resume, best-epoch selection and the
+progress display.
+
+    artstyle train classifier --data DATA --out RUN --epochs 10
+    artstyle train classifier --data DATA --out RUN --devices 2 --accelerator cpu   # DDP over gloo
+    artstyle train classifier --resume RUN
+
+Multi-process runs (``--devices N`` / ``--num-nodes M``) use Fabric's DDP
+launcher, which starts the other local ranks by running the same command line
+again; everything before :func:`fit` therefore must not write files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from artstyle.config import TrainConfig
+from artstyle.errors import ArtstyleError
+from artstyle.train import runs
+from artstyle.train.runs import RunFolder
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class StepOutput:
+    """What :meth:`Task.step` returns for one batch."""
+
+    loss: torch.Tensor  # scalar: the mean loss that ``backward`` uses (train stage)
+    stats: dict[
+        str, torch.Tensor
+    ]  # sums over the batch (on the device); added up over an epoch and across ranks
+    n_images: int = 0
+
+
+class Task(Protocol):
+    """What the loop needs from a task (the classifier and the autoencoder implement it).
+
+    Stages are ``"train"``, ``"val"`` and ``"test"``. Indices are rows of the
+    task's own data arrays; the loop shuffles nothing itself, it only shards
+    the index list over ranks and cuts it into batches.
+    """
+
+    name: str  # "classifier": written to config.yaml as the run's task
+    classes: list[str]  # written to classes.json
+    selection_metric: str  # a key of summarize(..., "val") that picks the best epoch
+    selection_mode: str  # "max" or "min"
+
+    def setup(self, device: torch.device) -> None:
+        """Move data (and loss constants) to ``device``; called once per process after launch."""
+
+    def build_model(self) -> nn.Module:
+        """A fresh model built by name from the architecture registry."""
+
+    def train_indices(self, epoch: int) -> np.ndarray:
+        """The samples of epoch ``epoch`` in reading order (same on every rank: derive it from the seed)."""
+
+    def eval_indices(self, stage: str) -> np.ndarray | None:
+        """The samples of ``"val"`` or ``"test"``; None when the stage has no data."""
+
+    def make_batch(self, indices: np.ndarray, stage: str, generator: torch.Generator | None) -> Any:
+        """The batch of these samples on the device; ``generator`` drives augmentation in the train stage."""
+
+    def zero_stats(self, stage: str, device: torch.device) -> dict[str, torch.Tensor]:
+        """Zeros with the keys and shapes of ``step(...).stats``."""
+
+    def step(self, model: nn.Module, batch: Any, stage: str) -> StepOutput:
+        """Loss and summed statistics for one batch; the same code for training and evaluation."""
+
+    def summarize(self, totals: dict[str, torch.Tensor], stage: str) -> dict[str, float]:
+        """Epoch metrics (``loss`` at least) from statistics summed over all batches and ranks."""
+
+
+@dataclass
+class TrainState:
+    """Where training stands; saved in every checkpoint."""
+
+    epoch: int = 0  # the epoch in progress (0-based)
+    batch_in_epoch: int = 0  # batches of that epoch already done
+    step: int = 0  # optimiser steps done overall
+    planned_epochs: int = 0
+    best_score: float | None = None
+    best_epoch: int | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_images: int = 0  # images seen in training, all ranks, all sessions
+    train_seconds: float = 0.0  # time in training batches (evaluation excluded)
+    elapsed_seconds: float = 0.0  # wall time over all sessions
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` hands back to the task's command (on every rank)."""
+
+    fabric: Any
+    model: nn.Module  # the evaluated model (EMA when on) with the best epoch's weights, eval mode
+    state: TrainState
+    stopped: str | None  # None: all epochs ran; "time": --max-minutes; "interrupt": Ctrl-C
+    images_per_second: float
+
+
+# ---------------------------------------------------------------- devices and precision
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """``auto``: bf16-mixed on a CUDA GPU that supports it, otherwise 32-true (fp32 runs anywhere)."""
+    if precision != "auto":
+        return precision
+    wants_cuda = accelerator in ("auto", "cuda", "gpu")
+    if wants_cuda and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16-mixed"
+    return "32-true"
+
+
+def make_fabric(config: TrainConfig):
+    """A Fabric for the config's devices: one process, or DDP (gloo on CPU, NCCL on GPUs) on the same code."""
+    from lightning.fabric import Fabric
+
+    distributed = config.devices > 1 or config.num_nodes > 1
+    if config.accelerator in ("cuda", "gpu") and not torch.cuda.is_available():
+        raise ArtstyleError(
+            f"--accelerator {config.accelerator} asked for, but torch sees no CUDA GPU; use --accelerator cpu"
+        )
+    if config.accelerator == "auto" and config.devices > 1 and not torch.cuda.is_available():
+        accelerator = "cpu"  # several CPU processes: the DDP test path and laptops
+    else:
+        accelerator = config.accelerator
+    if accelerator in ("cuda", "gpu") or (accelerator == "auto" and torch.cuda.is_available()):
+        available = torch.cuda.device_count()
+        if config.devices > available:
+            raise ArtstyleError(
+                f"--devices {config.devices} asked for, but only {available} GPU(s) are visible"
+            )
+    try:
+        return Fabric(
+            accelerator=accelerator,
+            devices=config.devices,
+            num_nodes=config.num_nodes,
+            strategy="ddp" if distributed else "auto",
+            precision=resolve_precision(config.precision, accelerator),
+        )
+    except (
+        ValueError,
+        RuntimeError,
+    ) as exc:  # Lightning's MisconfigurationException is a ValueError
+        raise ArtstyleError(
+            f"cannot set up devices {config.devices} x nodes {config.num_nodes} on {accelerator}: {exc}"
+        ) from exc
+
+
+def is_launched_child() -> bool:
+    """True in a DDP rank that Fabric's launcher started (it re-runs the command line)."""
+    return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
+
+
+# ---------------------------------------------------------------- optimiser, schedule, EMA
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW or SGD+Nesterov; no weight decay on biases and normalisation scales (1-D tensors)."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True)
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.99))
+
+
+@dataclass
+class Schedule:
+    """Learning-rate factor per optimiser step; ``total_steps`` may shrink to fit a time budget."""
+
+    kind: str
+    total_steps: int
+    warmup_steps: int
+
+    def __call__(self, step: int) -> float:
+        warmup = min(self.warmup_steps, max(self.total_steps - 1, 0))
+        if step < warmup:
+            # one-cycle starts at lr/25 like Smith & Topin 2019; the others ramp from ~0
+            start = 1.0 / 25.0 if self.kind == "onecycle" else 0.0
+            return start + (1.0 - start) * (step + 1) / warmup
+        if self.kind == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, self.total_steps - warmup))
+        if self.kind == "onecycle":
+            # linear decay to zero after the peak (the triangular one-cycle of Smith & Topin 2019)
+            return max(0.0, 1.0 - progress)
+        return 0.5 * (1.0 + math.cos(math.pi * progress))  # cosine (Loshchilov & Hutter 2017)
+
+
+class EMA:
+    """Exponential moving average of a model's weights (Polyak averaging).
+
+    The decay ramps up as (1 + n) / (10 + n) so the first averages are not
+    dominated by the random initial weights (TensorFlow's
+    ExponentialMovingAverage with num_updates). Buffers (BatchNorm
+    statistics) are copied, not averaged.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.source = (
+            model  # the trained model (not a DDP wrapper): same parameter order as the copy
+        )
+        self.model = copy.deepcopy(model).eval()
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+        self.decay = decay
+        self.n_updates = 0
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.n_updates += 1
+        decay = min(self.decay, (1 + self.n_updates) / (10 + self.n_updates))
+        ema_params = list(self.model.parameters())
+        params = [p.detach() for p in self.source.parameters()]
+        torch._foreach_lerp_(ema_params, params, 1.0 - decay)
+        for ema_buffer, buffer in zip(self.model.buffers(), self.source.buffers(), strict=True):
+            ema_buffer.copy_(buffer)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "n_updates": self.n_updates}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.n_updates = int(state["n_updates"])
+
+
+# ---------------------------------------------------------------- sharding and evaluation
+
+
+def shard(indices: np.ndarray, rank: int, world_size: int, *, pad: bool) -> np.ndarray:
+    """This rank's share of ``indices`` (every world_size-th from ``rank``).
+
+    ``pad`` (training) wraps the list around so every rank gets the same
+    number of samples and DDP's gradient all-reduce never waits on a rank that
+    has run out; evaluation does not pad, so no sample is counted twice.
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    if world_size == 1:
+        return indices
+    if pad and indices.size % world_size:
+        extra = world_size - indices.size % world_size
+        indices = np.concatenate([indices, np.resize(indices, extra)])
+    return indices[rank::world_size]
+
+
+def batch_slices(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """Training batches over n samples; a last batch of a single image joins the one before.
+
+    (BatchNorm cannot normalise a batch of one in training mode.)
+    """
+    bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < 2:
+        last = bounds.pop()
+        bounds[-1] = (bounds[-1][0], last[1])
+    return bounds
+
+
+def batch_seed(seed: int, epoch: int, batch: int, rank: int) -> int:
+    """A seed per (epoch, batch, rank): augmentation of any batch is reproducible, so resume is exact."""
+    return int(
+        np.random.SeedSequence([seed, epoch, batch, rank, 0xA06]).generate_state(
+            1, dtype=np.uint64
+        )[0]
+        >> 1
+    )
+
+
+def add_stats(totals: dict[str, torch.Tensor], stats: dict[str, torch.Tensor]) -> None:
+    for key, value in stats.items():
+        totals[key] += value.detach().to(totals[key].dtype)
+
+
+def reduce_stats(fabric, totals: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Sum every statistic over all ranks (the whole data set, not one rank's share)."""
+    if fabric.world_size == 1:
+        return totals
+    return {key: fabric.all_reduce(value.clone(), reduce_op="sum") for key, value in totals.items()}
+
+
+@torch.no_grad()
+def evaluate_stage(
+    fabric, task: Task, model: nn.Module, stage: str, *, batch_size: int
+) -> dict[str, torch.Tensor] | None:
+    """Statistics of ``stage`` summed over all its samples and all ranks (None: the stage has no data).
+
+    Every rank evaluates its shard in large batches under the run's
+    precision; the sums are all-reduced so every rank gets the same numbers.
+    """
+    indices = task.eval_indices(stage)
+    if indices is None or len(indices) == 0:
+        return None
+    was_training = model.training
+    model.eval()
+    totals = task.zero_stats(stage, fabric.device)
+    local = shard(indices, fabric.global_rank, fabric.world_size, pad=False)
+    with fabric.autocast():
+        for start in range(0, len(local), batch_size):
+            batch = task.make_batch(local[start : start + batch_size], stage, None)
+            add_stats(totals, task.step(model, batch, stage).stats)
+    model.train(was_training)
+    return reduce_stats(fabric, totals)
+
+
+# ---------------------------------------------------------------- stop requests
+
+
+class StopRequests:
+    """Ctrl-C and the time budget, turned into a flag the loop reads between steps.
+
+    The first Ctrl-C asks for a clean stop (the checkpoint is written at the
+    next step boundary); a second one interrupts at once. In DDP the flag is
+    max-reduced over ranks so every rank stops at the same step.
+    """
+
+    NONE, TIME, INTERRUPT = 0, 1, 2
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.interrupted = False
+        self._previous = None
+
+    def __enter__(self) -> StopRequests:
+        with contextlib.suppress(ValueError):  # not the main thread: keep the default handler
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupted = True
+
+    def local_code(self) -> int:
+        if self.interrupted:
+            return self.INTERRUPT
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return self.TIME
+        return self.NONE
+
+    def poll(self, fabric) -> int:
+        code = self.local_code()
+        if fabric.world_size > 1:
+            flag = torch.tensor([code], device=fabric.device)
+            code = int(fabric.all_reduce(flag, reduce_op="max").item())
+        return code
+
+
+# ---------------------------------------------------------------- progress display
+
+
+class Progress:
+    """A rich progress bar with loss, accuracy and images/s on rank 0; nothing elsewhere."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar = None
+        self._task = None
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as RichProgress
+
+            self._bar = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[info]}"),
+                transient=True,
+            )
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def start_epoch(self, description: str, total: int, completed: int) -> None:
+        if self._bar is None:
+            return
+        if self._task is not None:
+            self._bar.remove_task(self._task)
+        self._task = self._bar.add_task(description, total=total, completed=completed, info="")
+
+    def advance(self, info: str | None) -> None:
+        if self._bar is None:
+            return
+        if info is None:
+            self._bar.update(self._task, advance=1)
+        else:
+            self._bar.update(self._task, advance=1, info=info)
+
+    def print(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(text, highlight=False, soft_wrap=True)
+        else:
+            from rich.console import Console
+
+            Console(stderr=True).print(text, highlight=False, soft_wrap=True)
+
+
+_SHORT = {"accuracy": "acc", "balanced_accuracy": "bal-acc"}
+
+
+def format_metrics(metrics: dict[str, float], prefix: str = "") -> str:
+    """``loss 1.23 acc 0.456`` (short names, 4 significant digits)."""
+    shown = [
+        f"{_SHORT.get(key, key)} {value:.4g}"
+        for key, value in metrics.items()
+        if isinstance(value, float)
+    ]
+    return prefix + " ".join(shown)
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def fit(
+    task: Task, config: TrainConfig, run: RunFolder, *, resume: bool = False, quiet: bool = False
+) -> FitResult:
+    """Train ``task`` with ``config`` into ``run``; continue from ``run``'s last checkpoint when ``resume``.
+
+    Writes (global rank 0 only) config.yaml and classes.json at the start,
+    model.safetensors + model.json whenever the validation score improves
+    (every epoch when there is no validation split), checkpoints/last.ckpt and
+    history.csv after every epoch, on Ctrl-C and when the time budget ends.
+    The task's command writes metrics.json from the returned model.
+    """
+    session_start = time.monotonic()
+    fabric = make_fabric(config)
+    fabric.launch()
+    is_zero = fabric.is_global_zero
+    if fabric.device.type == "cpu" and fabric.world_size > 1:
+        # processes share the cores: one BLAS/OpenMP pool each would oversubscribe them
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, config.devices)))
+    from lightning.fabric.utilities.seed import seed_everything
+
+    seed_everything(config.seed, verbose=False)
+    task.setup(fabric.device)
+    model = task.build_model()
+    if fabric.device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
+    optimizer = make_optimizer(model, config)
+
+    steps_per_epoch = len(
+        batch_slices(
+            len(shard(task.train_indices(0), 0, fabric.world_size, pad=True)), config.batch_size
+        )
+    )
+    state = TrainState(planned_epochs=config.epochs)
+    schedule = Schedule(
+        config.schedule,
+        total_steps=config.epochs * steps_per_epoch,
+        warmup_steps=int(round(config.warmup_epochs * steps_per_epoch)),
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    ema = EMA(model, config.ema_decay) if config.ema else None
+
+    raw_model = model  # parameters shared with the Fabric/DDP wrapper: what gets saved
+    if config.compile:
+        model = torch.compile(model)
+    fabric_model, fabric_optimizer = fabric.setup(model, optimizer)
+    if ema is not None:
+        ema.model.to(fabric.device)
+
+    best_state: dict[str, torch.Tensor] | None = None
+    if resume and not run.checkpoint_path.is_file():
+        # killed before its first checkpoint: nothing was kept, so the run starts over from
+        # step 0 with its own config.yaml (the same seed gives the same run)
+        resume = False
+        if is_zero and not quiet:
+            Progress(False).print(
+                f"{run.checkpoint_path} not written yet: starting {run.path} over from step 0"
+            )
+    if resume:
+        checkpoint = runs.load_checkpoint(run.checkpoint_path)
+        _restore(checkpoint, raw_model, optimizer, scheduler, ema, state, schedule, fabric)
+        if run.weights_path.is_file():
+            from safetensors.torch import load_file
+
+            best_state = load_file(str(run.weights_path), device="cpu")
+        if is_zero and not quiet:
+            Progress(False).print(
+                f"resuming {run.path} at epoch {state.epoch + 1}, batch {state.batch_in_epoch}, step {state.step}"
+            )
+    elif is_zero:
+        # classes.json first: config.yaml marks a folder as a run, and a run killed between
+        # the two writes must still have its class map when it is resumed
+        runs.write_classes(run, task.classes)
+        runs.write_config(run, config, task=task.name)
+
+    eval_model = ema.model if ema is not None else raw_model
+    deadline = session_start + config.max_minutes * 60.0 if config.max_minutes else None
+    elapsed_before = state.elapsed_seconds
+    stopped: str | None = None
+
+    def elapsed() -> float:
+        return elapsed_before + time.monotonic() - session_start
+
+    def save_last() -> None:
+        state.elapsed_seconds = elapsed()
+        if is_zero:
+            runs.save_checkpoint(
+                run.checkpoint_path,
+                _checkpoint(raw_model, optimizer, scheduler, ema, state, schedule, config),
+            )
+
+    def record_epoch(row: dict[str, Any], val_metrics: dict[str, float] | None) -> None:
+        nonlocal best_state
+        score = None if val_metrics is None else val_metrics.get(task.selection_metric)
+        if score is None:  # no validation data: the latest weights are the ones kept
+            improved = True
+        elif state.best_score is None:
+            improved = True
+        else:
+            improved = (
+                score > state.best_score
+                if task.selection_mode == "max"
+                else score < state.best_score
+            )
+        if improved:
+            state.best_score = score
+            state.best_epoch = row["epoch"]
+            best_state = {
+                key: value.detach().to("cpu", copy=True)
+                for key, value in eval_model.state_dict().items()
+            }
+            if is_zero:
+                runs.save_model(run, eval_model, best_state)
+        row["best"] = int(improved)
+        state.history.append(row)
+        if is_zero:
+            runs.write_history(run, state.history)
+
+    with (
+        StopRequests(deadline) as stop,
+        Progress(is_zero and config.progress and not quiet) as progress,
+    ):
+        try:
+            while state.epoch < state.planned_epochs:
+                epoch_start = time.monotonic()
+                images_before, seconds_before = state.train_images, state.train_seconds
+                train_metrics, stop_code, completed = train_one_epoch(
+                    fabric,
+                    task,
+                    fabric_model,
+                    fabric_optimizer,
+                    scheduler,
+                    ema,
+                    state,
+                    config,
+                    stop,
+                    progress,
+                )
+                val_totals = evaluate_stage(
+                    fabric, task, eval_model, "val", batch_size=config.eval_batch_size
+                )
+                val_metrics = task.summarize(val_totals, "val") if val_totals is not None else None
+                row = {
+                    "epoch": state.epoch + 1
+                    if completed
+                    else round(state.epoch + state.batch_in_epoch / steps_per_epoch, 3),
+                    "step": state.step,
+                    "lr": optimizer.param_groups[0]["lr"],
+                    **{f"train_{key}": value for key, value in train_metrics.items()},
+                    **(
+                        {f"val_{key}": value for key, value in val_metrics.items()}
+                        if val_metrics
+                        else {}
+                    ),
+                    # this epoch's training batches (data, augmentation, step); evaluation not included
+                    "images_per_second": (state.train_images - images_before)
+                    / max(state.train_seconds - seconds_before, 1e-9),
+                    "elapsed_seconds": elapsed(),
+                }
+                record_epoch(row, val_metrics)
+                if completed:
+                    state.epoch += 1
+                    state.batch_in_epoch = 0
+                save_last()
+                if is_zero and not quiet:
+                    progress.print(_epoch_line(row, state, train_metrics, val_metrics))
+                if stop_code == StopRequests.INTERRUPT:
+                    stopped = "interrupt"
+                    break
+                if stop_code == StopRequests.TIME:
+                    stopped = "time"
+                    if is_zero and not quiet:
+                        progress.print(
+                            "time budget (--max-minutes) reached: stopping; best and last weights kept"
+                        )
+                    break
+                if deadline is not None:
+                    _fit_schedule_to_budget(
+                        fabric, state, schedule, steps_per_epoch, epoch_start, deadline
+                    )
+        except KeyboardInterrupt:
+            stopped = "interrupt"
+            save_last()
+            raise
+        finally:
+            if stopped == "interrupt" and is_zero:
+                Progress(False).print(
+                    f"interrupted: {run.checkpoint_path} kept; continue with --resume {run.path}"
+                )
+    state.elapsed_seconds = elapsed()
+
+    if best_state is not None:
+        eval_model.load_state_dict(best_state)
+    eval_model.eval()
+    if is_zero and not run.weights_path.is_file():
+        runs.save_model(run, eval_model)
+    if stopped == "interrupt":
+        raise KeyboardInterrupt
+    return FitResult(fabric, eval_model, state, stopped, _rate(state))
+
+
+def train_one_epoch(
+    fabric,
+    task: Task,
+    model,
+    optimizer,
+    scheduler,
+    ema: EMA | None,
+    state: TrainState,
+    config: TrainConfig,
+    stop: StopRequests,
+    progress: Progress,
+) -> tuple[dict[str, float], int, bool]:
+    """One pass over this rank's share of the epoch's samples, from ``state.batch_in_epoch`` on.
+
+    Returns the training metrics (reduced over ranks), the stop code seen
+    (0: none) and whether the epoch ran to its end.
+    """
+    model.train()
+    indices = shard(
+        task.train_indices(state.epoch), fabric.global_rank, fabric.world_size, pad=True
+    )
+    bounds = batch_slices(len(indices), config.batch_size)
+    totals = task.zero_stats("train", fabric.device)
+    generator = torch.Generator(device=fabric.device)
+    progress.start_epoch(
+        f"epoch {state.epoch + 1}/{state.planned_epochs}", len(bounds), state.batch_in_epoch
+    )
+    # in DDP the stop flag is a collective: poll it every few steps, on every rank at the same steps
+    poll_every = 1 if fabric.world_size == 1 else 10
+    stop_code = StopRequests.NONE
+    last_shown = time.monotonic()
+    for batch_index in range(state.batch_in_epoch, len(bounds)):
+        started = time.monotonic()
+        start, end = bounds[batch_index]
+        generator.manual_seed(batch_seed(config.seed, state.epoch, batch_index, fabric.global_rank))
+        batch = task.make_batch(indices[start:end], "train", generator)
+        output = task.step(model, batch, "train")
+        optimizer.zero_grad(set_to_none=True)
+        fabric.backward(output.loss)
+        if config.grad_clip is not None:
+            fabric.clip_gradients(model, optimizer, max_norm=config.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        if ema is not None:
+            ema.update()
+        add_stats(totals, output.stats)
+        state.step += 1
+        state.batch_in_epoch = batch_index + 1
+        state.train_images += (end - start) * fabric.world_size
+        if (batch_index + 1) % poll_every == 0 or batch_index == len(bounds) - 1:
+            stop_code = stop.poll(fabric)
+        state.train_seconds += time.monotonic() - started
+        info = None
+        if progress.enabled and time.monotonic() - last_shown > 0.5:
+            last_shown = time.monotonic()
+            running = task.summarize(
+                totals, "train"
+            )  # this rank's share so far: a display, not a result
+            shown = {key: running[key] for key in ("loss", "accuracy") if key in running}
+            info = f"{format_metrics(shown)}  {_rate(state):.0f} img/s"
+        progress.advance(info)
+        if stop_code != StopRequests.NONE:
+            break
+    completed = state.batch_in_epoch >= len(bounds)
+    return task.summarize(reduce_stats(fabric, totals), "train"), stop_code, completed
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _rate(state: TrainState) -> float:
+    return state.train_images / state.train_seconds if state.train_seconds > 0 else 0.0
+
+
+def _epoch_line(row, state: TrainState, train_metrics, val_metrics) -> str:
+    text = f"epoch {row['epoch']:g}/{state.planned_epochs}  " + format_metrics(
+        train_metrics, "train "
+    )
+    if val_metrics:
+        text += "  |  " + format_metrics(val_metrics, "val ")
+    text += f"  |  {row['images_per_second']:.0f} img/s"
+    if row.get("best"):
+        text += "  *"
+    return text
+
+
+def _fit_schedule_to_budget(
+    fabric,
+    state: TrainState,
+    schedule: Schedule,
+    steps_per_epoch: int,
+    epoch_start: float,
+    deadline: float,
+) -> None:
+    """Shrink the planned epochs so that the learning rate anneals before --max-minutes ends.
+
+    Decided on rank 0 from its epoch time and broadcast, so every rank keeps
+    the same schedule.
+    """
+    epoch_seconds = time.monotonic() - epoch_start
+    remaining = deadline - time.monotonic()
+    fits = state.epoch + int(remaining * 0.97 // max(epoch_seconds, 1e-6))
+    planned = (
+        max(state.epoch + 1, min(state.planned_epochs, fits))
+        if state.epoch < state.planned_epochs
+        else state.planned_epochs
+    )
+    if fabric.world_size > 1:
+        planned = int(fabric.broadcast(planned, src=0))
+    if planned < state.planned_epochs:
+        state.planned_epochs = planned
+        schedule.total_steps = planned * steps_per_epoch
+
+
+def _checkpoint(
+    model, optimizer, scheduler, ema, state: TrainState, schedule: Schedule, config: TrainConfig
+) -> dict[str, Any]:
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "schedule_total_steps": schedule.total_steps,
+        "ema": ema.state_dict() if ema is not None else None,
+        "state": state.to_dict(),
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        },
+        "config": config.model_dump(mode="json"),
+    }
+
+
+def _restore(
+    checkpoint, model, optimizer, scheduler, ema, state: TrainState, schedule: Schedule, fabric
+) -> None:
+    if checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise ArtstyleError(
+            f"checkpoint format {checkpoint.get('format')!r} is not understood by this version"
+        )
+    runs.load_state(model, checkpoint["model"], source=runs.Path("checkpoints/last.ckpt"))
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    scheduler.load_state_dict(checkpoint["scheduler"])
+    schedule.total_steps = int(checkpoint["schedule_total_steps"])
+    if ema is not None:
+        if checkpoint.get("ema") is None:
+            raise ArtstyleError("the checkpoint was trained without --ema; resume it without --ema")
+        ema.load_state_dict(checkpoint["ema"])
+    for key, value in checkpoint["state"].items():
+        setattr(state, key, value)
+    torch.set_rng_state(checkpoint["rng"]["torch"].cpu())
+    if fabric.device.type == "cuda" and checkpoint["rng"]["cuda"]:
+        with contextlib.suppress(RuntimeError, IndexError):
+            torch.cuda.set_rng_state(
+                checkpoint["rng"]["cuda"][fabric.local_rank % len(checkpoint["rng"]["cuda"])]
+            )

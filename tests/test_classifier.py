@@ -1,0 +1,342 @@
+"""The classifier through the CLI: train, refuse, resume, evaluate, predict, compare-balance.
+
+Tiny data (3 styles x 8 train images, 32 px, a width-8 network) and a few steps.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from artstyle.cli import main
+from artstyle.config import ClassifierConfig
+from artstyle.train import loop, runs
+from artstyle.train.classify import ClassifierData, ClassifierTask, stratified_split
+from conftest import make_dataset, write_image
+
+FAST = [
+    "--size",
+    "32",
+    "--batch-size",
+    "8",
+    "--width",
+    "8",
+    "--workers",
+    "1",
+    "--progress",
+    "false",
+]
+METRIC_KEYS = {
+    "accuracy",
+    "balanced_accuracy",
+    "macro_f1",
+    "majority_baseline_accuracy",
+    "chance_accuracy",
+    "per_class",
+    "confusion_matrix",
+    "n_test",
+    "train_images_per_second",
+    "styles_absent_from_test",
+}
+
+
+def _train_args(data: Path, out: Path, cache: Path, *extra: str) -> list[str]:
+    return [
+        "train",
+        "classifier",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache),
+        *FAST,
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """One 2-epoch run shared by the read-only tests below: (data, run, cache)."""
+    root = tmp_path_factory.mktemp("clf")
+    data = make_dataset(
+        root / "data",
+        {
+            "train": {"Baroque": 8, "Cubism": 8, "Rococo": 8},
+            "test": {"Baroque": 2, "Cubism": 2, "Rococo": 2},
+        },
+    )
+    run, cache = root / "run", root / "cache"
+    assert main(_train_args(data, run, cache, "--epochs", "2", "--seed", "3")) == 0
+    return data, run, cache
+
+
+def test_training_writes_every_run_file(trained) -> None:
+    data, run, _ = trained
+    for name in (
+        "config.yaml",
+        "classes.json",
+        "model.safetensors",
+        "model.json",
+        "checkpoints/last.ckpt",
+        "metrics.json",
+        "history.csv",
+        "figures/confusion_matrix.png",
+        "figures/per_class.png",
+        "figures/training_curves.png",
+    ):
+        assert (run / name).is_file(), name
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["task"] == "classifier" and config["seed"] == 3 and config["version"]
+    assert config["data"] == str(data) and config["size"] == 32 and config["balance"] == "weights"
+    assert json.loads((run / "classes.json").read_text()) == ["Baroque", "Cubism", "Rococo"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert METRIC_KEYS <= set(metrics)
+    assert metrics["n_test"] == 6 and metrics["styles_absent_from_test"] == []
+    assert metrics["majority_baseline_accuracy"] == pytest.approx(2 / 6)
+    assert set(metrics["per_class"]["Cubism"]) == {"precision", "recall", "f1", "support"}
+    assert np.asarray(metrics["confusion_matrix"]).sum() == 6
+    assert metrics["train_images_per_second"] > 0
+    history = runs.read_history(runs.open_run(run))
+    # 24 train images, 1 per style to validation -> 21 -> 3 batches of 8 (the last has 5) per epoch
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert [row["step"] for row in history] == [3, 6]
+    assert metrics["n_train"] == 21 and metrics["n_val"] == 3
+
+
+def test_existing_out_is_refused_without_resume(trained, capsys) -> None:
+    data, run, cache = trained
+    before = (run / "model.safetensors").read_bytes()
+    assert main(_train_args(data, run, cache, "--epochs", "1")) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert (run / "model.safetensors").read_bytes() == before
+
+
+def test_evaluate_reproduces_the_training_metrics(trained, capsys) -> None:
+    _, run, _ = trained
+    written = json.loads((run / "metrics.json").read_text())
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["confusion_matrix"] == written["confusion_matrix"]
+    assert evaluated["balanced_accuracy"] == written["balanced_accuracy"]
+    assert evaluated["train_images_per_second"] == written["train_images_per_second"]
+    assert main(["evaluate", str(run), "--tta"]) == 0
+    out = capsys.readouterr().out
+    assert "balanced accuracy" in out and "Cubism" in out
+    assert json.loads((run / "metrics.json").read_text())["tta"] is True
+    assert main(["evaluate", str(run), "--split", "val", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_test"] == 3
+
+
+def test_evaluate_refuses_data_with_other_styles(trained, tmp_path, capsys) -> None:
+    _, run, _ = trained
+    other = make_dataset(
+        tmp_path / "other",
+        {"train": {"Baroque": 2, "Fauvism": 2, "Rococo": 2}, "test": {"Baroque": 1}},
+    )
+    assert main(["evaluate", str(run), "--data", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "Fauvism" in err and "Cubism" in err
+
+
+def test_predict_any_size_and_format(trained, tmp_path, capsys) -> None:
+    data, run, _ = trained
+    odd = write_image(tmp_path / "imgs" / "wide.PNG", seed=5, size=(90, 20), mode="RGBA", fmt="PNG")
+    write_image(tmp_path / "imgs" / "grey.jpg", seed=6, size=(17, 50), mode="L")
+    (tmp_path / "imgs" / "broken.jpg").write_bytes(b"not an image")
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "predict",
+                str(run),
+                str(odd.parent),
+                str(data / "test" / "Baroque"),
+                "--top-k",
+                "2",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    results = json.loads(capsys.readouterr().out)
+    assert len(results) == 5
+    by_name = {Path(r["path"]).name: r for r in results}
+    assert "error" in by_name["broken.jpg"]
+    for name in ("wide.PNG", "grey.jpg"):
+        predictions = by_name[name]["predictions"]
+        assert len(predictions) == 2 and {p["style"] for p in predictions} <= {
+            "Baroque",
+            "Cubism",
+            "Rococo",
+        }
+        assert predictions[0]["probability"] >= predictions[1]["probability"]
+        assert 0.0 < sum(p["probability"] for p in predictions) <= 1.0 + 1e-6
+    assert main(["predict", str(run), str(tmp_path / "missing.jpg")]) == 2
+
+
+def test_interrupt_then_resume_matches_an_uninterrupted_run(
+    tiny_data, tmp_path, monkeypatch
+) -> None:
+    cache = tmp_path / "cache"
+    args = ["--epochs", "2", "--seed", "1", "--ema"]
+    assert main(_train_args(tiny_data, tmp_path / "straight", cache, *args)) == 0
+
+    polls = {"n": 0}
+
+    def interrupt_at_step_4(self) -> int:
+        polls["n"] += 1
+        return loop.StopRequests.INTERRUPT if polls["n"] == 4 else loop.StopRequests.NONE
+
+    monkeypatch.setattr(loop.StopRequests, "local_code", interrupt_at_step_4)
+    assert main(_train_args(tiny_data, tmp_path / "resumed", cache, *args)) == 130
+    monkeypatch.undo()
+    resumed = runs.open_run(tmp_path / "resumed")
+    state = runs.load_checkpoint(resumed.checkpoint_path)["state"]
+    assert (state["step"], state["epoch"], state["batch_in_epoch"]) == (4, 1, 1)
+    assert not resumed.metrics_path.exists()
+
+    assert main(["train", "classifier", "--resume", str(resumed.path), "--progress", "false"]) == 0
+    final = runs.load_checkpoint(resumed.checkpoint_path)
+    assert final["state"]["step"] == 6
+    straight = runs.load_checkpoint(runs.open_run(tmp_path / "straight").checkpoint_path)
+    for key, value in straight["model"].items():
+        torch.testing.assert_close(final["model"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+    for key, value in straight["ema"]["model"].items():
+        torch.testing.assert_close(final["ema"]["model"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+    assert final["optimizer"]["state"][0]["step"] == straight["optimizer"]["state"][0]["step"]
+    assert resumed.metrics_path.is_file()
+
+
+def test_resume_of_a_missing_run_is_refused(tmp_path, capsys) -> None:
+    assert main(["train", "classifier", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_time_budget_stops_cleanly(tiny_data, tmp_path, monkeypatch) -> None:
+    polls = {"n": 0}
+
+    def out_of_time_at_step_2(self) -> int:
+        polls["n"] += 1
+        return loop.StopRequests.TIME if polls["n"] >= 2 else loop.StopRequests.NONE
+
+    monkeypatch.setattr(loop.StopRequests, "local_code", out_of_time_at_step_2)
+    run = tmp_path / "run"
+    assert main(_train_args(tiny_data, run, tmp_path / "cache", "--epochs", "5")) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["stopped"] == "time"
+    assert metrics["epochs_run"] == pytest.approx(2 / 3, abs=1e-3)
+    assert runs.load_checkpoint(run / "checkpoints" / "last.ckpt")["state"]["step"] == 2
+    assert main(["train", "classifier", "--resume", str(run), "--lr", "0.1"]) == 2
+
+
+def test_compare_balance_two_strategies(tmp_path, capsys) -> None:
+    data = make_dataset(
+        tmp_path / "data",
+        {
+            "train": {"Baroque": 14, "Cubism": 4, "Rococo": 3},
+            "test": {"Baroque": 2, "Cubism": 2, "Rococo": 2},
+        },
+    )
+    out = tmp_path / "cmp"
+    args = [
+        "compare-balance",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--strategies",
+        "none,logit-adjust",
+        "--epochs",
+        "1",
+        *FAST,
+    ]
+    assert main(args) == 0
+    summary = json.loads((out / "comparison.json").read_text())
+    assert [row["strategy"] for row in summary["rows"]] == ["none", "logit-adjust"]
+    assert summary["best_strategy"] in ("none", "logit-adjust")
+    # rarest styles with a test image, fewest training images first
+    assert summary["rarest_styles"] == ["Rococo", "Cubism", "Baroque"]
+    markdown = (out / "comparison.md").read_text()
+    assert "| `none`" in markdown and "Best on balanced accuracy" in markdown
+    assert (out / "figures" / "balance_comparison.png").is_file()
+    assert (out / "logit-adjust" / "metrics.json").is_file()
+    assert (
+        json.loads((out / "logit-adjust" / "metrics.json").read_text())["balance"] == "logit-adjust"
+    )
+    assert main(args) == 2  # the comparison exists already
+
+
+# ---------------------------------------------------------------- the task without training
+
+
+def _imbalanced_task(balance: str, **extra) -> ClassifierTask:
+    labels = np.array([0] * 12 + [1] * 6 + [2] * 2)
+    images = np.zeros((len(labels), 8, 8, 3), dtype=np.uint8)
+    data = ClassifierData.from_arrays(["A", "B", "C"], images, labels, val_fraction=0.0)
+    task = ClassifierTask(ClassifierConfig(balance=balance, **extra), data)
+    task.setup(torch.device("cpu"))
+    return task
+
+
+def test_balance_strategies_shape_the_epoch() -> None:
+    none = _imbalanced_task("none").train_indices(0)
+    assert sorted(none.tolist()) == list(range(20))
+    resample = _imbalanced_task("resample").train_indices(0)
+    labels = np.array([0] * 12 + [1] * 6 + [2] * 2)
+    assert np.bincount(labels[resample]).tolist() == [7, 7, 7]  # mean of 12, 6, 2 rounded half up
+    assert not np.array_equal(
+        resample, _imbalanced_task("resample").train_indices(1)
+    )  # a new plan each epoch
+    sampler = _imbalanced_task("sampler").train_indices(0)
+    assert len(sampler) == 20
+    weights = _imbalanced_task("weights", class_weights="inverse")._class_weights
+    # inverse frequency, mean 1 over the samples: w_c = N / (C * n_c)
+    torch.testing.assert_close(weights, torch.tensor([20 / 36, 20 / 18, 20 / 6]))
+    prior = _imbalanced_task("logit-adjust")._log_prior
+    torch.testing.assert_close(prior.exp(), torch.tensor([0.6, 0.3, 0.1]))
+
+
+def test_logit_adjustment_only_changes_the_training_loss() -> None:
+    task = _imbalanced_task("logit-adjust", label_smoothing=0.0)
+    logits = torch.tensor([[2.0, 0.0, 0.0]])
+    model = lambda x: logits  # noqa: E731
+    y = torch.tensor([2])
+    train = task.step(model, (torch.zeros(1, 3, 8, 8), y), "train")
+    val = task.step(model, (torch.zeros(1, 3, 8, 8), y), "val")
+    adjusted = logits + torch.log(torch.tensor([0.6, 0.3, 0.1]))
+    torch.testing.assert_close(train.loss, torch.nn.functional.cross_entropy(adjusted, y))
+    torch.testing.assert_close(val.loss, torch.nn.functional.cross_entropy(logits, y))
+    assert val.stats["confusion"].view(3, 3)[2, 0] == 1  # predicted with the plain logits
+
+
+def test_stratified_validation_split() -> None:
+    labels = np.array([0] * 20 + [1] * 5 + [2] * 1)
+    train_idx, val_idx = stratified_split(labels, 0.2, seed=0)
+    assert np.bincount(labels[val_idx], minlength=3).tolist() == [
+        4,
+        1,
+        0,
+    ]  # the lone image stays in train
+    assert sorted(np.concatenate([train_idx, val_idx]).tolist()) == list(range(26))
+    assert np.array_equal(val_idx, stratified_split(labels, 0.2, seed=0)[1])
+    assert not np.array_equal(val_idx, stratified_split(labels, 0.2, seed=1)[1])
+
+
+def test_unreadable_training_images_are_skipped(tmp_path) -> None:
+    data = make_dataset(tmp_path / "data", {"train": {"A": 4, "B": 4}, "test": {"A": 1, "B": 1}})
+    (data / "train" / "A" / "zz-broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    image = Image.new("RGB", (10, 10))
+    image.save(data / "train" / "B" / "tiny.png")
+    assert main(_train_args(data, tmp_path / "run", tmp_path / "cache", "--epochs", "1")) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["n_train"] + metrics["n_val"] == 9

@@ -1,0 +1,245 @@
+"""Run folders, checkpoints that never run code, the architecture registry, metrics by hand."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from artstyle.analysis.metrics import (
+    classification_metrics,
+    confusion_matrix,
+    rarest_recalls,
+    top_k_accuracy,
+)
+from artstyle.config import ClassifierConfig
+from artstyle.errors import ArtstyleError
+from artstyle.models import architecture_names, build_model, model_spec
+from artstyle.train import runs
+from artstyle.train.loop import Schedule, batch_slices, shard
+
+# ---------------------------------------------------------------- registry and models
+
+
+@pytest.mark.parametrize("name", architecture_names())
+def test_every_registered_architecture_builds_and_runs(name: str) -> None:
+    from artstyle.models import get_architecture
+
+    entry = get_architecture(name)
+    model = build_model(name, **({"num_classes": 5} if entry.kind == "classifier" else {})).eval()
+    size = getattr(model.config, "image_size", 64)
+    x = torch.rand(2, 3, size, size) * 2 - 1
+    with torch.no_grad():
+        if entry.kind == "classifier":
+            features = model.forward_features(x)  # (B, D)
+            assert features.shape == (2, model.config.feature_dim)
+            assert model.forward_head(features).shape == (2, 5)
+        elif entry.kind == "stylizer":
+            assert model(x, torch.zeros(2, dtype=torch.long)).shape == (2, 3, size, size)
+        else:
+            assert model.decode(model.encode(x)).shape == (2, 3, size, size)
+    assert model_spec(model)["architecture"] == name
+    assert model_spec(model)["kind"] == entry.kind
+
+
+def test_unknown_architecture_and_argument_are_named() -> None:
+    with pytest.raises(ArtstyleError, match="unknown architecture 'resnet_huge'.*resnet_tiny"):
+        build_model("resnet_huge")
+    with pytest.raises(ArtstyleError, match="no argument.*colour"):
+        build_model("resnet_tiny", colour=3)
+
+
+def test_avgstd_pool_doubles_the_features() -> None:
+    model = build_model("resnet_tiny", num_classes=3, pool="avgstd").eval()
+    with torch.no_grad():
+        assert model.forward_features(torch.zeros(1, 3, 32, 32)).shape == (1, 256)
+
+
+# ---------------------------------------------------------------- run folders
+
+
+def _tiny_model(n_classes: int = 3):
+    torch.manual_seed(0)
+    return build_model("resnet_tiny", num_classes=n_classes, widths=(8, 16, 16))
+
+
+def test_model_round_trip_gives_the_same_predictions(tmp_path: Path) -> None:
+    run = runs.create_run(tmp_path / "run")
+    model = _tiny_model().eval()
+    runs.save_model(run, model)
+    spec = json.loads(run.model_json_path.read_text())
+    assert spec["architecture"] == "resnet_tiny" and spec["args"]["widths"] == [8, 16, 16]
+    loaded = runs.load_model(run)
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+
+
+def test_mismatched_weights_are_refused(tmp_path: Path) -> None:
+    run = runs.create_run(tmp_path / "run")
+    runs.save_model(run, _tiny_model(3))
+    spec = json.loads(run.model_json_path.read_text())
+    spec["args"]["num_classes"] = 4
+    run.model_json_path.write_text(json.dumps(spec))
+    with pytest.raises(
+        ArtstyleError,
+        match=r"do not fit architecture resnet_tiny.*head.weight \(3, (\d+)\) vs \(4, \1\)",
+    ):
+        runs.load_model(run)
+    spec["architecture"] = "no_such_net"
+    run.model_json_path.write_text(json.dumps(spec))
+    with pytest.raises(ArtstyleError, match="unknown architecture 'no_such_net'"):
+        runs.load_model(run)
+
+
+def test_existing_run_is_refused_without_resume(tmp_path: Path) -> None:
+    run = runs.create_run(tmp_path / "run")
+    runs.write_config(run, ClassifierConfig(seed=7), task="classifier")
+    with pytest.raises(ArtstyleError, match="already holds a run.*--resume"):
+        runs.create_run(tmp_path / "run")
+    assert runs.create_run(tmp_path / "run", resume=True).path == run.path
+    header = runs.read_config_header(run)
+    assert header["task"] == "classifier" and header["seed"] == 7 and "version" in header
+    assert runs.read_config(run, ClassifierConfig, task="classifier").seed == 7
+    with pytest.raises(ArtstyleError, match="is a classifier run, not a autoencoder run"):
+        runs.read_config(run, ClassifierConfig, task="autoencoder")
+    # a folder with files but no config.yaml is fine (e.g. one made by hand for the run)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("x")
+    runs.create_run(tmp_path / "other")
+
+
+def test_class_map_mismatch_names_the_styles(tmp_path: Path) -> None:
+    run = runs.create_run(tmp_path / "run")
+    runs.write_classes(run, ["Baroque", "Cubism", "Rococo"])
+    classes = runs.read_classes(run)
+    runs.check_classes(classes, ["Baroque", "Cubism", "Rococo"], run_path=run.path)
+    with pytest.raises(ArtstyleError) as info:
+        runs.check_classes(classes, ["Baroque", "Fauvism", "Rococo"], run_path=run.path)
+    assert "styles not in the run: Fauvism" in str(info.value)
+    assert "styles missing from the data: Cubism" in str(info.value)
+
+
+def test_checkpoint_round_trip_with_weights_only(tmp_path: Path) -> None:
+    model = _tiny_model()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(torch.randn(2, 3, 32, 32)).sum().backward()
+    optimizer.step()
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": 3,
+        "rng": torch.get_rng_state(),
+    }
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    runs.save_checkpoint(path, state)
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no temporary file left behind
+    loaded = runs.load_checkpoint(path)
+    assert loaded["step"] == 3
+    torch.testing.assert_close(loaded["model"]["head.weight"], model.state_dict()["head.weight"])
+    assert loaded["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.999)
+
+
+class _RunsCode:
+    """Unpickling this would call os.system: a checkpoint that executes code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "side_effect"
+    path = tmp_path / "evil.ckpt"
+    torch.save({"model": {}, "payload": _RunsCode(marker)}, path)
+    with pytest.raises(ArtstyleError, match="refused to load"):
+        runs.load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_metrics_and_history_files(tmp_path: Path) -> None:
+    run = runs.create_run(tmp_path / "run")
+    runs.write_history(
+        run, [{"epoch": 1, "train_loss": 2.5}, {"epoch": 2, "train_loss": 1.25, "val_loss": 1.5}]
+    )
+    assert run.history_path.read_text().splitlines() == [
+        "epoch,train_loss,val_loss",
+        "1,2.5,",
+        "2,1.25,1.5",
+    ]
+    assert runs.read_history(run) == [
+        {"epoch": 1, "train_loss": 2.5, "val_loss": None},
+        {"epoch": 2, "train_loss": 1.25, "val_loss": 1.5},
+    ]
+    runs.write_metrics(run, {"accuracy": np.float64(0.5)})
+    assert runs.read_metrics(run) == {"accuracy": 0.5}
+
+
+# ---------------------------------------------------------------- metrics by hand
+
+
+def test_balanced_accuracy_ignores_styles_absent_from_test() -> None:
+    classes = ["A", "B", "C"]  # C has no test image
+    y_true = [0, 0, 0, 0, 1, 1]
+    y_pred = [0, 0, 0, 1, 1, 2]
+    metrics = classification_metrics(y_true, y_pred, classes, train_counts=[10, 50, 5])
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    # recall A = 3/4, B = 1/2; C is absent and not averaged as a zero
+    assert metrics["balanced_accuracy"] == pytest.approx((0.75 + 0.5) / 2)
+    f1_a = 2 * 1.0 * 0.75 / 1.75
+    f1_b = 2 * 0.5 * 0.5 / 1.0
+    assert metrics["macro_f1"] == pytest.approx((f1_a + f1_b) / 2)
+    # the largest training style is B: always answering B gets 2 of 6 right
+    assert metrics["majority_baseline_accuracy"] == pytest.approx(2 / 6)
+    assert metrics["majority_baseline_style"] == "B"
+    assert metrics["chance_accuracy"] == pytest.approx(0.5)
+    assert metrics["styles_absent_from_test"] == ["C"]
+    assert metrics["per_class"]["C"] == {"precision": 0.0, "recall": None, "f1": None, "support": 0}
+    assert metrics["per_class"]["A"]["support"] == 4
+    assert metrics["confusion_matrix"] == [[3, 1, 0], [0, 1, 1], [0, 0, 0]]
+    assert metrics["n_test"] == 6
+
+
+def test_confusion_top_k_and_rarest() -> None:
+    assert confusion_matrix([1, 1, 0], [1, 0, 0], 2).tolist() == [[1, 0], [1, 1]]
+    with pytest.raises(ArtstyleError, match="outside 0..1"):
+        confusion_matrix([2], [0], 2)
+    scores = np.array([[0.1, 0.5, 0.4], [0.7, 0.2, 0.1]])
+    assert top_k_accuracy([2, 2], scores, 1) == 0.0
+    assert top_k_accuracy([2, 2], scores, 2) == 0.5
+    metrics = classification_metrics([0, 1, 2, 2], [0, 0, 2, 2], ["A", "B", "C"])
+    assert rarest_recalls(metrics, {"A": 9, "B": 2, "C": 5}, n=2) == {"B": 0.0, "C": 1.0}
+
+
+# ---------------------------------------------------------------- loop helpers
+
+
+def test_shard_pads_training_and_not_evaluation() -> None:
+    indices = np.arange(5)
+    assert shard(indices, 0, 2, pad=True).tolist() == [0, 2, 4]
+    assert shard(indices, 1, 2, pad=True).tolist() == [1, 3, 0]
+    assert shard(indices, 1, 2, pad=False).tolist() == [1, 3]
+
+
+def test_batch_slices_never_leave_a_single_image() -> None:
+    assert batch_slices(9, 4) == [(0, 4), (4, 9)]
+    assert batch_slices(10, 4) == [(0, 4), (4, 8), (8, 10)]
+
+
+def test_schedules() -> None:
+    one = Schedule("onecycle", total_steps=10, warmup_steps=2)
+    assert one(0) == pytest.approx(1 / 25 + (1 - 1 / 25) / 2)
+    assert one(1) == pytest.approx(1.0)
+    assert one(2) == pytest.approx(1.0) and one(10) == pytest.approx(0.0)
+    cosine = Schedule("cosine", total_steps=10, warmup_steps=0)
+    assert (
+        cosine(0) == pytest.approx(1.0)
+        and cosine(5) == pytest.approx(0.5)
+        and cosine(10) == pytest.approx(0.0)
+    )
