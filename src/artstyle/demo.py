@@ -136,6 +136,7 @@ def run_demo(
         say("[skip]  LoRA: no base model folder given (make demo BASE_MODEL=/path/to/stable-diffusion)")
     report = out / "report.html"
     step("report", None, lambda: _report(out, report))
+    _gallery(runs, out / "gallery")
 
     summary["headline"] = headline(runs)
     summary["seconds"] = round(time.perf_counter() - started, 1)
@@ -265,7 +266,7 @@ def _best_balance_run(folder: Path) -> Path | None:
     comparison = folder / "comparison.json"
     if not comparison.is_file():
         return None
-    best = read_json(comparison).get("best")
+    best = read_json(comparison).get("best_strategy")
     candidates = [folder / str(best)] if best else []
     candidates += sorted(p for p in folder.iterdir() if (p / "model.safetensors").is_file())
     for path in candidates:
@@ -284,6 +285,24 @@ def _report(out: Path, report: Path) -> None:
     from artstyle.report.html import build_report
 
     build_report([out / "data", out / "runs"], out=report, markdown=out / "report.md", title="artstyle demo")
+
+
+# the figures the README's gallery shows, copied from the runs under fixed names
+GALLERY = {
+    "confusion_matrix.png": "classifier/figures/confusion_matrix.png",
+    "balance_comparison.png": "balance/figures/balance_comparison.png",
+    "reconstructions.png": "autoencoder/figures/reconstructions.png",
+    "representations.png": "representations/figures/representations.png",
+    "classifier_tsne.png": "representations/classifier/figures/embedding_tsne.png",
+    "style_grid.png": "stylizer/figures/style_grid.png",
+}
+
+
+def _gallery(runs: Path, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, source in GALLERY.items():
+        if (runs / source).is_file():
+            shutil.copyfile(runs / source, folder / name)
 
 
 def headline(runs: Path) -> list[str]:
@@ -305,8 +324,11 @@ def headline(runs: Path) -> list[str]:
         )
     comparison = runs / "balance" / "comparison.json"
     if comparison.is_file():
-        best = read_json(comparison).get("best")
-        lines.append(f"balance comparison: best strategy {best}")
+        result = read_json(comparison)
+        verdict = "beats" if result.get("best_beats_none") else "does not beat"
+        lines.append(
+            f"balance comparison: best strategy {result.get('best_strategy')}, which {verdict} 'none' on balanced accuracy"
+        )
     ae = metrics("autoencoder")
     if ae:
         lines.append(f"autoencoder: PSNR {ae['psnr']:.1f} dB, SSIM {ae['ssim']:.3f} on held-out images")
