@@ -27,6 +27,7 @@ from typing import Any
 # name -> module in bench/ holding ``section(*, quick)``; printed and written in this order
 SECTIONS: dict[str, str] = {
     "cache": "bench_cache",
+    "train": "bench_train",
     "lora": "bench_lora",
 }
 

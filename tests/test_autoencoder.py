@@ -25,19 +25,42 @@ from artstyle.models.autoencoder import (
 
 
 @pytest.mark.parametrize(
-    ("size", "widths", "latent_dim"),
-    [(16, [8, 16], 12), (32, [8, 16, 32], 64), (64, [8, 16, 32, 32], 256), (96, [8, 16, 32], 32)],
+    ("size", "widths", "latent_dim", "stem_stride", "bottleneck"),
+    [
+        (16, [8, 16], 12, 1, "linear"),
+        (32, [8, 16, 32], 64, 1, "linear"),
+        (64, [8, 16, 32, 32], 256, 1, "linear"),
+        (96, [8, 16, 32], 32, 1, "linear"),
+        (64, [8, 16], 256, 2, "conv"),  # 8x8 grid of 4 channels
+        (128, [8, 16, 32], 1024, 2, "conv"),  # 8x8 grid of 16 channels
+        (32, [8, 16], 32, 2, "linear"),
+    ],
 )
-def test_shapes_for_several_sizes(size, widths, latent_dim):
-    model = ConvAutoencoder(
-        AutoencoderArgs(image_size=size, widths=widths, latent_dim=latent_dim)
-    ).eval()
+def test_shapes_for_several_sizes(size, widths, latent_dim, stem_stride, bottleneck):
+    args = AutoencoderArgs(
+        image_size=size,
+        widths=widths,
+        latent_dim=latent_dim,
+        stem_stride=stem_stride,
+        bottleneck=bottleneck,
+    )
+    model = ConvAutoencoder(args).eval()
     x = torch.randn(3, 3, size, size)
     z = model.encode(x)
     assert z.shape == (3, latent_dim)
     out = model.decode(z)
     assert out.shape == (3, 3, size, size)
     assert model(x).shape == (3, 3, size, size)
+    assert args.bottleneck_size == size // (stem_stride * 2 ** len(widths))
+
+
+def test_conv_bottleneck_latent_must_fill_the_grid():
+    with pytest.raises(ValueError, match="multiple of 64"):
+        AutoencoderArgs(
+            image_size=64, widths=[8, 16], stem_stride=2, bottleneck="conv", latent_dim=100
+        )
+    with pytest.raises(ValueError, match="bottleneck must be"):
+        AutoencoderArgs(bottleneck="global")
 
 
 def test_decoder_output_stays_in_unit_range():
@@ -217,6 +240,14 @@ def test_cli_trains_an_autoencoder_run_folder(tiny_data, tmp_path, capsys):
     assert len(history) == 3  # header + 2 epochs
     assert "val_psnr" in history[0] and "val_ssim" in history[0]
     assert json.loads((run / "classes.json").read_text()) == ["Baroque", "Cubism", "Rococo"]
+
+    # evaluate refreshes metrics.json with the same numbers for the same weights
+    (run / "metrics.json").unlink()
+    assert main(["evaluate", str(run), "--data", str(tiny_data)]) == 0, capsys.readouterr().err
+    refreshed = json.loads((run / "metrics.json").read_text())
+    assert refreshed["psnr"] == pytest.approx(metrics["psnr"], abs=1e-4)
+    assert refreshed["ssim"] == pytest.approx(metrics["ssim"], abs=1e-4)
+    assert "PSNR" in capsys.readouterr().out
 
 
 def test_cli_refuses_an_existing_run_and_a_size_the_model_cannot_take(tiny_data, tmp_path, capsys):

@@ -98,9 +98,9 @@ def test_pixel_vectors_are_area_averages():
 
 def test_model_vectors_use_encode_or_forward_features():
     images = np.random.default_rng(0).integers(0, 256, size=(5, 16, 16, 3), dtype=np.uint8)
-    autoencoder = build_model("conv_ae", image_size=16, widths=[8, 16], latent_dim=6)
+    autoencoder = build_model("conv_ae", image_size=16, widths=[8, 16], latent_dim=8)
     classifier = build_model("resnet_tiny", num_classes=3)
-    assert model_vectors(autoencoder, images, batch_size=2).shape == (5, 6)
+    assert model_vectors(autoencoder, images, batch_size=2).shape == (5, 8)
     features = model_vectors(classifier, images, batch_size=4)
     assert features.shape == (5, classifier.config.feature_dim)
     with torch.no_grad():

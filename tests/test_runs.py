@@ -53,10 +53,19 @@ def test_unknown_architecture_and_argument_are_named() -> None:
         build_model("resnet_tiny", colour=3)
 
 
-def test_avgstd_pool_doubles_the_features() -> None:
-    model = build_model("resnet_tiny", num_classes=3, pool="avgstd").eval()
+def test_pooling_variants_and_their_feature_sizes() -> None:
+    x = torch.zeros(1, 3, 32, 32)
     with torch.no_grad():
-        assert model.forward_features(torch.zeros(1, 3, 32, 32)).shape == (1, 256)
+        for pool, dim in (("avg", 128), ("avgstd", 256), ("multiscale", 2 * (32 + 64 + 128))):
+            model = build_model("resnet_tiny", num_classes=3, pool=pool).eval()
+            assert model.config.feature_dim == dim
+            assert model.forward_features(x).shape == (1, dim)
+    # a channel that is constant over the image (all zero after ReLU) still has a finite gradient
+    from artstyle.models.classifier import mean_std
+
+    constant = torch.zeros(2, 4, 5, 5, requires_grad=True)
+    mean_std(constant).sum().backward()
+    assert torch.isfinite(constant.grad).all()
 
 
 # ---------------------------------------------------------------- run folders

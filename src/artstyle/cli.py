@@ -725,6 +725,8 @@ def cluster_command(
     DIR/figures/: contingency.png, k_sweep.png, embedding_<projection>.png
     (points coloured and shaped by style beside the same points coloured by
     cluster) and cluster_images.png (most central images per cluster).
+    Every key of the cluster config is also accepted as --key value
+    (e.g. --pca-components 20 --sweep 2,4,8,16 --perplexity 50 --threads 1).
 
     Example: artstyle cluster runs/ae --data DATA --method kmeans --projection pca,tsne
     """
@@ -765,7 +767,8 @@ def compare_representations_command(
     scores averaged over --n-seeds seeds. Writes DIR/representations.md and
     .json (the table plus one sentence naming the best and by how much),
     DIR/figures/representations.png and DIR/<representation>/ (the figures
-    `artstyle cluster` makes).
+    `artstyle cluster` makes). Every key of the cluster config is also
+    accepted as --key value (e.g. --n-seeds 5 --pixel-side 8 --projections pca).
 
     Example: artstyle compare-representations --data DATA --autoencoder runs/ae --classifier runs/clf --out runs/compare
     """

@@ -155,7 +155,9 @@ class ClassifierConfig(TrainConfig):
     model: str = Field("resnet_tiny", description="architecture name (artstyle.models.architecture_names())")
     width: int | None = Field(None, ge=4, description="first-stage width; later stages double it")
     depth: int | None = Field(None, ge=1, description="residual blocks per stage")
-    pool: Literal["avg", "avgstd"] | None = Field(None, description="global pooling: mean, or mean and std per channel")
+    pool: Literal["avg", "avgstd", "multiscale"] | None = Field(
+        None, description="global pooling: mean; mean and std per channel; mean and std of every stage"
+    )
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
     balance: Literal["none", "weights", "resample", "sampler", "logit-adjust"] = "weights"
@@ -184,10 +186,15 @@ class AutoencoderConfig(TrainConfig):
     """``artstyle train autoencoder``: a convolutional autoencoder whose latent vectors get clustered."""
 
     model: str = Field("conv_ae", description="architecture name (artstyle.models.architecture_names('autoencoder'))")
+    # small batches: a few thousand images give few optimiser steps per epoch, and the
+    # autoencoder needs steps more than large batches (measured on the synthetic set)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(3e-3, gt=0.0)
     latent_dim: int | None = Field(None, ge=2, description="size of the latent vector (default: the preset's)")
     widths: list[int] | None = Field(None, min_length=1, description="channels per stage; one halving of the side per stage")
     upsample: Literal["nearest", "bilinear"] | None = Field(None, description="resize-convolution upsampling mode")
     stem_stride: int | None = Field(None, ge=1, le=2, description="2: the first convolution halves the side (cheaper)")
+    bottleneck: Literal["linear", "conv"] | None = Field(None, description="latent from a linear layer or a 1x1 conv grid")
     l1_weight: float = Field(0.0, ge=0.0, description="weight of an L1 term added to the MSE loss")
     ssim_weight: float = Field(0.0, ge=0.0, description="weight of a 1 - SSIM term added to the MSE loss")
     flip: bool = Field(True, description="random horizontal flips of training images")
@@ -338,6 +345,8 @@ class StylizerConfig(TrainConfig):
 
     model: str = Field("stylizer_tiny", description="architecture name (artstyle.models.architecture_names('stylizer'))")
     size: int = Field(32, ge=16, le=1024, description="image side in pixels after resizing (a multiple of 4 for stylizer_tiny)")
+    batch_size: int = Field(32, ge=1)
+    warmup_epochs: float = Field(0.2, ge=0.0)
     style_dim: int | None = Field(None, ge=2, description="length of each style embedding (default: the preset's)")
     width: int | None = Field(None, ge=4, description="channels at full resolution (default: the preset's)")
     modulation: Literal["film", "adain"] | None = Field(None, description="how the style enters the decoder (default: the preset's)")

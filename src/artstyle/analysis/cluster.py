@@ -599,7 +599,6 @@ def compare_representations(
     write_json(out / "representations.json", result)
     write_text(out / "representations.md", representations_markdown(result))
     plots.save_figure(plots.representation_bars(rows), out / "figures" / "representations.png")
-    say(sentence)
     return result
 
 
@@ -639,6 +638,8 @@ def representations_markdown(result: dict[str, Any]) -> str:
             f"{cell(row, 'homogeneity')} | {cell(row, 'completeness')} | {cell(row, 'purity')} | "
             f"{cell(row, 'silhouette')} | {cell(row, 'nmi_chance')} |"
         )
+    lines += ["", "Sources:"]
+    lines += [f"- {row['representation']}: `{row['source']}`" for row in result["rows"]]
     lines += [
         "",
         "Figures per representation: `<representation>/figures/` (2-D views, contingency, k sweep).",

@@ -491,6 +491,8 @@ def score_stylizer(
         "judge_accuracy_on_inputs": input_correct / max(len(images), 1),
         "per_style_hit_rate": per_style,
         "judge": str(judge.path),
+        # a judge trained at another side reads resized outputs; judge_accuracy_on_inputs shows what that costs
+        "judge_size": judge.size,
         "score_split": split,
         "n_scored_images": int(len(images)),
         "n_mismatched_pairs": n_pairs,

@@ -142,29 +142,38 @@ register(
     },
     description="GPU size (128-224 px)",
 )
-# Convolutional autoencoder for a CPU: a stride-2 stem and three stages take
-# 64 px to 4x4, then a 256-d latent (48x fewer values than the image).
+# Convolutional autoencoder for a CPU: a stride-2 stem and two stages take 64 px
+# to an 8x8 grid of 4 latent channels, a 256-d vector (48x fewer values than the image).
 register(
     "conv_ae",
     "artstyle.models.autoencoder:ConvAutoencoder",
     kind="autoencoder",
-    preset={"image_size": 64, "latent_dim": 256, "widths": [16, 32, 64], "stem_stride": 2},
-    description="CPU size (64 px), 256-d latent",
+    preset={"image_size": 64, "latent_dim": 256, "widths": [32, 64], "stem_stride": 2, "bottleneck": "conv"},
+    description="CPU size (64 px), 256-d latent (8x8x4 grid)",
 )
-# Wider and with a larger latent for 128 px on one GPU.
+# Wider and deeper for 128 px on one GPU: an 8x8 grid of 16 channels (1024-d).
 register(
     "conv_ae_gpu",
     "artstyle.models.autoencoder:ConvAutoencoder",
     kind="autoencoder",
-    preset={"image_size": 128, "latent_dim": 512, "widths": [64, 128, 256, 512, 512]},
-    description="GPU size (128 px), 512-d latent",
+    preset={"image_size": 128, "latent_dim": 1024, "widths": [64, 128, 256], "stem_stride": 2, "bottleneck": "conv"},
+    description="GPU size (128 px), 1024-d latent (8x8x16 grid)",
 )
-# Style-conditioned autoencoder, 32-64 px on a CPU: content map at S/4, AdaIN at three scales.
+# The fully connected bottleneck: one global 256-d code (slower to train; see the module docstring).
+register(
+    "conv_ae_linear",
+    "artstyle.models.autoencoder:ConvAutoencoder",
+    kind="autoencoder",
+    preset={"image_size": 64, "latent_dim": 256, "widths": [16, 32, 64], "stem_stride": 2, "bottleneck": "linear"},
+    description="CPU size (64 px), 256-d latent from a linear layer",
+)
+# Style-conditioned autoencoder for a CPU (32-64 px): content map at S/4, the style
+# modulating the decoder at three scales.
 register(
     "stylizer_tiny",
     "artstyle.models.stylizer:Stylizer",
     kind="stylizer",
-    preset={"style_dim": 64, "width": 32, "n_down": 2, "n_res": 2},
+    preset={"style_dim": 64, "width": 16, "n_down": 2, "n_res": 2},
     description="CPU size (32-64 px)",
 )
 # Wider and one scale deeper for 128 px on one GPU.

@@ -22,6 +22,9 @@ from torch import nn
 from torch.nn import functional as F
 
 
+POOLS = ("avg", "avgstd", "multiscale")
+
+
 @dataclass
 class ResNetConfig:
     num_classes: int = 27
@@ -30,7 +33,9 @@ class ResNetConfig:
     stem_width: int | None = None  # default: widths[0]
     stem_stride: int = 2
     stem_pool: bool = False  # a 3x3 max-pool after the stem (ResNet's ImageNet stem)
-    pool: str = "avg"  # "avg" or "avgstd" (mean and std of each channel)
+    # "avg": channel means of the last stage; "avgstd": means and standard
+    # deviations; "multiscale": means and standard deviations of every stage
+    pool: str = "avg"
     dropout: float = 0.0
     in_channels: int = 3
 
@@ -46,13 +51,15 @@ class ResNetConfig:
             raise ValueError("widths and depths must be positive")
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be at least 1, got {self.num_classes}")
-        if self.pool not in ("avg", "avgstd"):
-            raise ValueError(f"pool must be 'avg' or 'avgstd', got {self.pool!r}")
+        if self.pool not in POOLS:
+            raise ValueError(f"pool must be one of {', '.join(POOLS)}, got {self.pool!r}")
         if self.stem_stride not in (1, 2):
             raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
 
     @property
     def feature_dim(self) -> int:
+        if self.pool == "multiscale":
+            return 2 * sum(self.widths)
         return self.widths[-1] * (2 if self.pool == "avgstd" else 1)
 
 
@@ -93,6 +100,17 @@ class BasicBlock(nn.Module):
         return F.relu(self.conv2(out) + self.shortcut(x), inplace=True)
 
 
+def mean_std(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, 2C): each channel's mean and standard deviation over the image.
+
+    First- and second-order feature statistics: the diagonal of the Gram
+    matrices that describe style in Gatys et al. 2016.
+    """
+    var, mean = torch.var_mean(x.flatten(2).float(), dim=2, correction=0)  # (B, C) each, fp32 under autocast
+    # the epsilon keeps the gradient finite for a channel that is constant (e.g. all zero after ReLU)
+    return torch.cat([mean, torch.sqrt(var + 1e-5)], dim=1).to(x.dtype)
+
+
 class ResNetClassifier(nn.Module):
     """Residual CNN: (B, 3, S, S) normalised images -> (B, num_classes) logits."""
 
@@ -131,16 +149,19 @@ class ResNetClassifier(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (B, D) pooled features, D = ``config.feature_dim``."""
-        x = self.stages(
-            self.stem(x)
-        )  # (B, C, S', S'), S' = S / (stem_stride * 2^(n_stages-1) [* 2 with stem_pool])
+        x = self.stem(x)  # (B, C0, S/2, S/2), or S/4 with stem_pool
+        if self.config.pool == "multiscale":
+            # Statistics of every stage, as style is described by feature
+            # statistics at several depths (Gatys et al. 2016 use five layers):
+            # early stages keep colour and brushwork, late ones composition.
+            pooled = []
+            for stage in self.stages:
+                x = stage(x)  # (B, C_i, S_i, S_i), S_i halves from stage to stage
+                pooled.append(mean_std(x))
+            return torch.cat(pooled, dim=1)  # (B, 2 * sum(C_i))
+        x = self.stages(x)  # (B, C, S', S')
         if self.config.pool == "avgstd":
-            # Channel means and standard deviations: first- and second-order
-            # texture statistics, the diagonal of the Gram matrices that
-            # describe style in Gatys et al. 2016.
-            flat = x.flatten(2).float()  # (B, C, S'*S')
-            std, mean = torch.std_mean(flat, dim=2, correction=0)  # (B, C) each
-            return torch.cat([mean, (std + 1e-5)], dim=1).to(x.dtype)  # (B, 2C)
+            return mean_std(x)  # (B, 2C)
         return x.mean(dim=(2, 3))  # (B, C, S', S') -> (B, C)
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:

@@ -170,6 +170,7 @@ def build_autoencoder(config: AutoencoderConfig):
         "widths": config.widths,
         "upsample": config.upsample,
         "stem_stride": config.stem_stride,
+        "bottleneck": config.bottleneck,
     }
     return build_model(config.model, **args)
 

@@ -275,7 +275,7 @@ class ClassifierTask:
 
     def zero_stats(self, stage: str, device: torch.device) -> dict[str, torch.Tensor]:
         return {
-            "loss_sum": torch.zeros((), dtype=torch.float64, device=device),
+            "loss_sum": torch.zeros((), dtype=torch.float32, device=device),
             "n": torch.zeros((), dtype=torch.int64, device=device),
             "top3": torch.zeros((), dtype=torch.int64, device=device),
             "confusion": torch.zeros(
@@ -311,7 +311,7 @@ class ClassifierTask:
         in_top3 = (logits.topk(k, dim=1).indices == y[:, None]).any(dim=1)
         n = y.shape[0]
         stats = {
-            "loss_sum": loss.detach().double() * n,
+            "loss_sum": loss.detach().float() * n,
             "n": torch.tensor(n, device=y.device),
             "top3": in_top3.sum(),
             # (B,) pairs (true, predicted) -> flat (C*C,) counts
@@ -323,7 +323,7 @@ class ClassifierTask:
 
     def summarize(self, totals: dict[str, torch.Tensor], stage: str) -> dict[str, float]:
         n = int(totals["n"].item())
-        matrix = totals["confusion"].view(self.n_classes, self.n_classes).double()
+        matrix = totals["confusion"].view(self.n_classes, self.n_classes).cpu().double()
         support = matrix.sum(dim=1)
         present = support > 0
         recall = matrix.diagonal()[present] / support[present]

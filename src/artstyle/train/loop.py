@@ -46,10 +46,10 @@ CHECKPOINT_FORMAT = 1
 class StepOutput:
     """What :meth:`Task.step` returns for one batch."""
 
-    loss: torch.Tensor  # scalar: the mean loss that ``backward`` uses (train stage)
-    stats: dict[
-        str, torch.Tensor
-    ]  # sums over the batch (on the device); added up over an epoch and across ranks
+    # scalar: the mean loss that ``backward`` uses (train stage)
+    loss: torch.Tensor
+    # sums over the batch, on the device; the loop adds them up over an epoch and across ranks
+    stats: dict[str, torch.Tensor]
     n_images: int = 0
 
 
@@ -100,7 +100,7 @@ class TrainState:
     step: int = 0  # optimiser steps done overall
     planned_epochs: int = 0
     best_score: float | None = None
-    best_epoch: int | None = None
+    best_epoch: float | None = None  # a fraction when the best was a partial epoch
     history: list[dict[str, Any]] = field(default_factory=list)
     train_images: int = 0  # images seen in training, all ranks, all sessions
     train_seconds: float = 0.0  # time in training batches (evaluation excluded)
@@ -512,7 +512,17 @@ def fit(
             )
     if resume:
         checkpoint = runs.load_checkpoint(run.checkpoint_path)
-        _restore(checkpoint, raw_model, optimizer, scheduler, ema, state, schedule, fabric)
+        _restore(
+            checkpoint,
+            raw_model,
+            optimizer,
+            scheduler,
+            ema,
+            state,
+            schedule,
+            fabric,
+            run.checkpoint_path,
+        )
         if run.weights_path.is_file():
             from safetensors.torch import load_file
 
@@ -787,19 +797,27 @@ def _checkpoint(
 
 
 def _restore(
-    checkpoint, model, optimizer, scheduler, ema, state: TrainState, schedule: Schedule, fabric
+    checkpoint,
+    model,
+    optimizer,
+    scheduler,
+    ema,
+    state: TrainState,
+    schedule: Schedule,
+    fabric,
+    source,
 ) -> None:
     if checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise ArtstyleError(
-            f"checkpoint format {checkpoint.get('format')!r} is not understood by this version"
+            f"{source}: checkpoint format {checkpoint.get('format')!r} is not understood by this version"
         )
-    runs.load_state(model, checkpoint["model"], source=runs.Path("checkpoints/last.ckpt"))
+    runs.load_state(model, checkpoint["model"], source=source)
     optimizer.load_state_dict(checkpoint["optimizer"])
     scheduler.load_state_dict(checkpoint["scheduler"])
     schedule.total_steps = int(checkpoint["schedule_total_steps"])
     if ema is not None:
         if checkpoint.get("ema") is None:
-            raise ArtstyleError("the checkpoint was trained without --ema; resume it without --ema")
+            raise ArtstyleError(f"{source} was trained without --ema; resume it without --ema")
         ema.load_state_dict(checkpoint["ema"])
     for key, value in checkpoint["state"].items():
         setattr(state, key, value)

@@ -632,6 +632,8 @@ def _train(
         "split": stage,
         "architecture": config.model,
         "critic": str(config.critic) if config.critic else None,
+        "critic_size": critic.size if critic is not None else None,
+        "size": config.size,
         "style_features": task.feature_source,
         "init_styles": str(config.init_styles) if config.init_styles else None,
         "n_parameters": sum(p.numel() for p in result.model.parameters()),
