@@ -21,7 +21,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-
 POOLS = ("avg", "avgstd", "multiscale")
 
 
