@@ -29,6 +29,7 @@ SECTIONS: dict[str, str] = {
     "cache": "bench_cache",
     "train": "bench_train",
     "lora": "bench_lora",
+    "gpu": "bench_gpu",
 }
 
 _BLOCK = re.compile(r"<!-- section:(?P<name>[\w-]+) -->\n.*?<!-- /section:(?P=name) -->\n", re.S)
@@ -46,6 +47,8 @@ def run_sections(names: list[str], *, quick: bool) -> dict[str, dict[str, Any]]:
             about = _summary(module.__doc__)
             rows = module.section(quick=quick)
             error = None
+            if rows is None:  # nothing to measure here (e.g. no GPU): keep the recorded block
+                continue
         except Exception as exc:  # a broken section must not hide the others' numbers
             traceback.print_exc()
             rows = [
@@ -61,6 +64,7 @@ def run_sections(names: list[str], *, quick: bool) -> dict[str, dict[str, Any]]:
             error = repr(exc)
             about = ""
         results[name] = {
+            "machine": _machine_line(),
             "rows": rows,
             "seconds": time.perf_counter() - started,
             "error": error,
@@ -76,6 +80,14 @@ def _summary(docstring: str | None) -> str:
     if not docstring:
         return ""
     return " ".join(docstring.strip().split("\n\n")[0].split())
+
+
+def _machine_line() -> str:
+    info = machine()
+    where = f"{info['cpu']}, {info['cores']} cores"
+    if info["gpu"] != "none":
+        where += f", {info['gpu']}"
+    return f"{where}; torch {info['torch']}"
 
 
 def machine() -> dict[str, str]:
@@ -129,6 +141,8 @@ def section_markdown(name: str, result: dict[str, Any], command: str, when: str)
         *([result["about"], ""] if result.get("about") else []),
         f"`{command}` ({when}, section took {result['seconds']:.0f} s)",
         "",
+        f"Machine: {result.get('machine', 'see the top of this file')}",
+        "",
         "| measurement | value | unit | target | met |",
         "|---|---:|---|---|---|",
     ]
@@ -155,21 +169,15 @@ def write_markdown(path: Path, results: dict[str, dict[str, Any]], command: str)
             blocks.setdefault(match.group("name"), match.group(0))
     ordered = [blocks[name] for name in SECTIONS if name in blocks]
     ordered += [block for name, block in blocks.items() if name not in SECTIONS]
-    info = machine()
     header = [
         "# Benchmarks",
         "",
         "Written by `python bench/run.py --out docs/benchmarks.md` (`make bench`); each section",
-        "records the exact command that produced it. Both sides of every ratio are measured in the",
-        "same run, one after the other, so the ratios hold even when the machine is busy.",
-        "",
-        "These figures come from a **shared 2-core machine**: other jobs ran on the same cores",
-        "during the run, so absolute throughputs are lower and noisier than on an idle machine",
-        "(each timing is the best of a few repeats).",
-        "",
-        "Machine of the latest run:",
-        "",
-        *[f"- {key}: {value}" for key, value in info.items()],
+        "records the exact command that produced it and the machine it ran on, and a run of one",
+        "section (`--only NAME`) leaves the others as they were. Both sides of every ratio are",
+        "measured in the same run, one after the other, so the ratios hold even when the machine",
+        "is busy; each timing is the best of a few repeats. The `gpu` section runs only where",
+        "CUDA is available and is otherwise kept from its last run.",
         "",
     ]
     write_text(path, "\n".join(header) + "\n" + "\n".join(ordered))

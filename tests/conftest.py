@@ -15,7 +15,14 @@ import pytest
 from PIL import Image
 
 
-def write_image(path: Path, *, seed: int, size: tuple[int, int] = (40, 32), mode: str = "RGB", fmt: str | None = None) -> Path:
+def write_image(
+    path: Path,
+    *,
+    seed: int,
+    size: tuple[int, int] = (40, 32),
+    mode: str = "RGB",
+    fmt: str | None = None,
+) -> Path:
     """A small random-ish image whose colours depend on ``seed``; returns the path."""
     rng = np.random.default_rng(seed)
     width, height = size
@@ -29,14 +36,20 @@ def write_image(path: Path, *, seed: int, size: tuple[int, int] = (40, 32), mode
     return path
 
 
-def make_dataset(root: Path, layout: dict[str, dict[str, int]], *, size: tuple[int, int] = (40, 32)) -> Path:
+def make_dataset(
+    root: Path, layout: dict[str, dict[str, int]], *, size: tuple[int, int] = (40, 32)
+) -> Path:
     """``{"train": {"A": 8, "B": 8}, "test": {"A": 2}}`` -> root/train/A/a_000.jpg ..."""
     seed = 0
     for split, styles in layout.items():
         for style, n_images in styles.items():
             for k in range(n_images):
                 seed += 1
-                write_image(root / split / style / f"artist-{style.lower()}_work-{k:03d}.jpg", seed=seed, size=size)
+                write_image(
+                    root / split / style / f"artist-{style.lower()}_work-{k:03d}.jpg",
+                    seed=seed,
+                    size=size,
+                )
     return root
 
 
@@ -51,5 +64,8 @@ def tiny_data(tmp_path: Path) -> Path:
     """3 styles x 8 train images, 3 x 2 test images, 40x32 JPEGs."""
     return make_dataset(
         tmp_path / "data",
-        {"train": {"Baroque": 8, "Cubism": 8, "Rococo": 8}, "test": {"Baroque": 2, "Cubism": 2, "Rococo": 2}},
+        {
+            "train": {"Baroque": 8, "Cubism": 8, "Rococo": 8},
+            "test": {"Baroque": 2, "Cubism": 2, "Rococo": 2},
+        },
     )

@@ -59,3 +59,26 @@ def test_parse_overrides() -> None:
     }
     with pytest.raises(ArtstyleError, match="unexpected argument"):
         parse_overrides(["stray"])
+
+
+def test_effective_lr_follows_the_global_batch() -> None:
+    from artstyle.config import AutoencoderConfig, ClassifierConfig, effective_lr
+
+    base = ClassifierConfig(lr=0.002)
+    b = base.batch_size
+    assert effective_lr(base) == pytest.approx(0.002)  # the tuned batch: unchanged
+    assert effective_lr(ClassifierConfig(lr=0.002, batch_size=4 * b)) == pytest.approx(0.004)
+    # two processes of 2b are one global batch of 4b
+    assert effective_lr(
+        ClassifierConfig(lr=0.002, batch_size=2 * b), world_size=2
+    ) == pytest.approx(0.004)
+    assert effective_lr(
+        ClassifierConfig(lr=0.002, batch_size=4 * b, lr_scaling="linear")
+    ) == pytest.approx(0.008)
+    assert effective_lr(
+        ClassifierConfig(lr=0.002, batch_size=4 * b, lr_scaling="none")
+    ) == pytest.approx(0.002)
+    # each command's own default batch is its reference
+    ae = AutoencoderConfig()
+    assert effective_lr(ae) == pytest.approx(ae.lr)
+    assert effective_lr(AutoencoderConfig(batch_size=ae.batch_size * 4)) == pytest.approx(2 * ae.lr)

@@ -410,11 +410,21 @@ def test_cli_train_generate_and_grid(tiny_base, lora_data, tmp_path, trained_run
     run = tmp_path / "cli-run"
     code = main(
         ["lora", "train", "--base", str(tiny_base), "--data", str(lora_data), "--out", str(run), "--resolution", "32",
-         "--max-steps", "1", "--rank", "2", "--grad-accum", "1", "--validation-every", "0", "--progress", "false"]
+         "--max-steps", "1", "--rank", "2", "--grad-accum", "1", "--validation-every", "0", "--progress", "false",
+         "--styles", "rococo,Baroque"]
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
     assert "trained 1 steps" in out and (run / lora.WEIGHTS_NAME).is_file()
+    # --styles keeps the chosen styles only (names resolved loosely, sorted)
+    assert json.loads((run / "classes.json").read_text()) == ["Baroque", "Rococo"]
+    code = main(
+        ["lora", "train", "--base", str(tiny_base), "--data", str(lora_data), "--out", str(tmp_path / "bad"),
+         "--max-steps", "1", "--styles", "Cubism"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "Cubism" in err and "Rococo" in err
+    assert not (tmp_path / "bad").exists()
 
     trained, _ = trained_run
     png = tmp_path / "rococo.png"

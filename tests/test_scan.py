@@ -32,7 +32,9 @@ def test_course_layout_sorted_and_stable(tiny_data: Path) -> None:
     assert scan(tiny_data).fingerprint("train") != before
 
 
-def test_same_name_in_two_styles_both_kept_and_nested_folders_belong_to_top_style(tmp_path: Path) -> None:
+def test_same_name_in_two_styles_both_kept_and_nested_folders_belong_to_top_style(
+    tmp_path: Path,
+) -> None:
     root = tmp_path / "d"
     write_image(root / "train" / "Baroque" / "x.jpg", seed=1)
     write_image(root / "train" / "Rococo" / "x.jpg", seed=2)
@@ -56,7 +58,12 @@ def test_hidden_and_non_images_are_skipped_and_counted(tiny_data: Path) -> None:
     write_image(tiny_data / "train" / "loose.jpg", seed=9)
     index = scan(tiny_data)
     reasons = sorted(s.reason.split(" (")[0] for s in index.skipped)
-    assert reasons == ["hidden file", "hidden folder", "image outside a style folder", "not an image extension"]
+    assert reasons == [
+        "hidden file",
+        "hidden folder",
+        "image outside a style folder",
+        "not an image extension",
+    ]
     assert index.classes == ["Baroque", "Cubism", "Rococo"]
 
 
@@ -127,7 +134,9 @@ def test_artgan_csv_layout_and_refused_rows(tmp_path: Path) -> None:
         "Baroque/jan-steen_work-0.jpg,0\nBaroque/jan-steen_work-1.jpg,0\nRococo/jan-steen_work-0.jpg,1\n"
         "../outside.jpg,0\n/etc/passwd.jpg,0\nRococo/missing.jpg,1\n"
     )
-    (root / "wikiart_csv" / "style_val.csv").write_text("Baroque/jan-steen_work-2.jpg,0\nRococo/jan-steen_work-2.jpg,1\n")
+    (root / "wikiart_csv" / "style_val.csv").write_text(
+        "Baroque/jan-steen_work-2.jpg,0\nRococo/jan-steen_work-2.jpg,1\n"
+    )
     index = scan(root)
     assert index.source_kind == "artgan"
     assert index.classes == ["Baroque", "Rococo"]
@@ -151,7 +160,9 @@ def test_parquet_export_with_label_names(tmp_path: Path) -> None:
     images = [write_image(tmp_path / "src" / f"{k}.png", seed=k).read_bytes() for k in range(6)]
     names = ["Baroque", "Cubism"]
     meta = {"info": {"features": {"style": {"_type": "ClassLabel", "names": names}}}}
-    table = pa.table({"image": [{"bytes": b, "path": None} for b in images], "style": [0, 1, 0, 1, 0, 1]})
+    table = pa.table(
+        {"image": [{"bytes": b, "path": None} for b in images], "style": [0, 1, 0, 1, 0, 1]}
+    )
     table = table.replace_schema_metadata({"huggingface": json.dumps(meta)})
     (tmp_path / "pq").mkdir()
     pq.write_table(table.slice(0, 4), tmp_path / "pq" / "train-00000.parquet")
@@ -165,7 +176,9 @@ def test_parquet_export_with_label_names(tmp_path: Path) -> None:
 
 
 def test_stats_largest_first_and_imbalance(tmp_path: Path) -> None:
-    root = make_dataset(tmp_path / "d", {"train": {"A": 2, "B": 6, "C": 4}, "test": {"B": 1, "C": 1}})
+    root = make_dataset(
+        tmp_path / "d", {"train": {"A": 2, "B": 6, "C": 4}, "test": {"B": 1, "C": 1}}
+    )
     stats = dataset_stats(root)
     assert [row["style"] for row in stats["rows"]] == ["B", "C", "A"]
     assert stats["splits"]["train"]["imbalance_ratio"] == pytest.approx(3.0)

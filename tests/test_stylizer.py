@@ -253,7 +253,9 @@ def trained(tmp_path_factory):
     run = root / "sty"
     paths = ["--data", str(data), "--out", str(run), "--cache-dir", str(cache)]
     helpers = ["--critic", str(critic), "--judge", str(judge)]
-    code = main(["train", "stylizer", *paths, *helpers, "--epochs", "40", "--recon-weight", "4", *STY])
+    code = main(
+        ["train", "stylizer", *paths, *helpers, "--epochs", "40", "--recon-weight", "4", *STY]
+    )
     assert code == 0
     return data, cache, critic, judge, run
 

@@ -32,7 +32,9 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Look at and prepare a data set.", no_args_is_help=True)
 train_app = typer.Typer(help="Train a model into a run folder.", no_args_is_help=True)
-lora_app = typer.Typer(help="LoRA fine-tuning of a local text-to-image model.", no_args_is_help=True)
+lora_app = typer.Typer(
+    help="LoRA fine-tuning of a local text-to-image model.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
 app.add_typer(lora_app, name="lora")
@@ -43,11 +45,18 @@ err_console = Console(stderr=True)
 # Commands that take free ``--key value`` overrides for their config.
 OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
 
-DataArg = Annotated[Path, typer.Argument(help="Data folder (train/ and test/ of style folders), ArtGAN release or parquet.")]
+DataArg = Annotated[
+    Path,
+    typer.Argument(
+        help="Data folder (train/ and test/ of style folders), ArtGAN release or parquet."
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 TestFractionOpt = Annotated[
     float | None,
-    typer.Option("--test-fraction", help="Hold out this share of each style when the data has no test split."),
+    typer.Option(
+        "--test-fraction", help="Hold out this share of each style when the data has no test split."
+    ),
 ]
 
 
@@ -85,7 +94,9 @@ def _print_json(obj: Any) -> None:
 
 
 @data_app.command("stats")
-def data_stats(data: DataArg, as_json: JsonOpt = False, test_fraction: TestFractionOpt = None) -> None:
+def data_stats(
+    data: DataArg, as_json: JsonOpt = False, test_fraction: TestFractionOpt = None
+) -> None:
     """Images per style and split, largest first; imbalance ratio; missing styles.
 
     Example: artstyle data stats DATA
@@ -103,7 +114,9 @@ def data_stats(data: DataArg, as_json: JsonOpt = False, test_fraction: TestFract
     for row in stats["rows"]:
         table.add_row(escape(row["style"]), str(row["train"]), str(row["test"]))
     table.add_section()
-    table.add_row("total", str(stats["splits"]["train"]["n_images"]), str(stats["splits"]["test"]["n_images"]))
+    table.add_row(
+        "total", str(stats["splits"]["train"]["n_images"]), str(stats["splits"]["test"]["n_images"])
+    )
     console.print(table)
     for split in ("train", "test"):
         info = stats["splits"][split]
@@ -114,20 +127,29 @@ def data_stats(data: DataArg, as_json: JsonOpt = False, test_fraction: TestFract
                 markup=False,
             )
     if stats["missing_in_test"]:
-        console.print(f"[yellow]styles missing from test:[/] {escape(', '.join(stats['missing_in_test']))}")
+        console.print(
+            f"[yellow]styles missing from test:[/] {escape(', '.join(stats['missing_in_test']))}"
+        )
     for note in stats["notes"]:
         console.print(f"note: {note}", markup=False)
     if stats["n_skipped"]:
-        console.print(f"skipped {stats['n_skipped']} files: " + ", ".join(f"{k} {v}" for k, v in stats["skipped_by_reason"].items()))
+        console.print(
+            f"skipped {stats['n_skipped']} files: "
+            + ", ".join(f"{k} {v}" for k, v in stats["skipped_by_reason"].items())
+        )
 
 
 @data_app.command("audit")
 def data_audit(
     data: DataArg,
     as_json: JsonOpt = False,
-    out: Annotated[Path | None, typer.Option("--out", help="Write the full report as JSON to this file.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the full report as JSON to this file.")
+    ] = None,
     test_fraction: TestFractionOpt = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Hashing processes (default: all CPUs).")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Hashing processes (default: all CPUs).")
+    ] = None,
 ) -> None:
     """Unreadable files, exact and near duplicates, train/test leakage, tiny or odd images, small styles.
 
@@ -152,7 +174,13 @@ def data_audit(
 @data_app.command("balance")
 def data_balance(
     data: DataArg,
-    target: Annotated[str, typer.Option("--target", help="Images per style: a count (400), mean, max, min, or a fraction of the largest style (0.5).")],
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target",
+            help="Images per style: a count (400), mean, max, min, or a fraction of the largest style (0.5).",
+        ),
+    ],
     as_json: JsonOpt = False,
     test_fraction: TestFractionOpt = None,
 ) -> None:
@@ -172,7 +200,9 @@ def data_balance(
     for name in ("style", "before", "after", "max copies of one image"):
         table.add_column(name, justify="left" if name == "style" else "right")
     for row in summary["rows"]:
-        table.add_row(row["style"], str(row["before"]), str(row["after"]), str(row["copies_per_image_max"]))
+        table.add_row(
+            row["style"], str(row["before"]), str(row["after"]), str(row["copies_per_image_max"])
+        )
     table.add_section()
     table.add_row("total", str(summary["n_before"]), str(summary["n_after"]), "")
     console.print(table)
@@ -185,12 +215,39 @@ def data_balance(
 
 @data_app.command("synth")
 def data_synth(
-    out: Annotated[Path, typer.Argument(help="Folder to write train/<Style>/*.jpg and test/<Style>/*.jpg into (new, empty, or an earlier synthetic set).")],
-    scale: Annotated[float | None, typer.Option("--scale", help="Times the course's per-style training counts (1 = ~14k images); default 0.2, the demo scale.")] = None,
-    size: Annotated[int | None, typer.Option("--size", help="Short side in pixels (the long side is 1.08-1.33x); default 96.")] = None,
+    out: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder to write train/<Style>/*.jpg and test/<Style>/*.jpg into (new, empty, or an earlier synthetic set)."
+        ),
+    ],
+    scale: Annotated[
+        float | None,
+        typer.Option(
+            "--scale",
+            help="Times the course's per-style training counts (1 = ~14k images); default 0.2, the demo scale.",
+        ),
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(
+            "--size", help="Short side in pixels (the long side is 1.08-1.33x); default 96."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Same seed, same bytes.")] = 0,
-    test_fraction: Annotated[float | None, typer.Option("--test-fraction", help="Test images per style as a share of train (at least 1; none for Action_painting); default 0.2.")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Painting processes (default: one per CPU for large sets).")] = None,
+    test_fraction: Annotated[
+        float | None,
+        typer.Option(
+            "--test-fraction",
+            help="Test images per style as a share of train (at least 1; none for Action_painting); default 0.2.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, help="Painting processes (default: one per CPU for large sets)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write the built-in synthetic 27-style data set (procedural paintings, course proportions).
@@ -201,16 +258,24 @@ def data_synth(
 
     given = {"scale": scale, "size": size, "test_fraction": test_fraction}
     summary = make_synthetic(
-        out, seed=seed, workers=workers, progress=not as_json, **{k: v for k, v in given.items() if v is not None}
+        out,
+        seed=seed,
+        workers=workers,
+        progress=not as_json,
+        **{k: v for k, v in given.items() if v is not None},
     )
     if as_json:
         _print_json(summary)
         return
-    table = Table(title=f"synthetic styles in {summary['out']} (scale {summary['scale']:g}, seed {summary['seed']})")
+    table = Table(
+        title=f"synthetic styles in {summary['out']} (scale {summary['scale']:g}, seed {summary['seed']})"
+    )
     for name in ("style", "train", "test"):
         table.add_column(name, justify="left" if name == "style" else "right")
     for style in summary["counts"]["train"]:
-        table.add_row(style, str(summary["counts"]["train"][style]), str(summary["counts"]["test"][style]))
+        table.add_row(
+            style, str(summary["counts"]["train"][style]), str(summary["counts"]["test"][style])
+        )
     table.add_section()
     table.add_row("total", str(summary["n_train"]), str(summary["n_test"]))
     console.print(table)
@@ -228,10 +293,26 @@ def data_synth(
 @data_app.command("cache")
 def data_cache(
     data: DataArg,
-    size: Annotated[int, typer.Option("--size", help="Side S of the cached S x S images, in pixels (8 to 4096).")],
-    resize: Annotated[str, typer.Option("--resize", help="crop: short side to S, centre crop; letterbox: fit inside, pad black.")] = "crop",
-    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Cache folder (default $ARTSTYLE_CACHE or ~/.cache/artstyle/<data>-<hash>).")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Decoding processes (default: one per CPU).")] = None,
+    size: Annotated[
+        int,
+        typer.Option("--size", help="Side S of the cached S x S images, in pixels (8 to 4096)."),
+    ],
+    resize: Annotated[
+        str,
+        typer.Option(
+            "--resize", help="crop: short side to S, centre crop; letterbox: fit inside, pad black."
+        ),
+    ] = "crop",
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="Cache folder (default $ARTSTYLE_CACHE or ~/.cache/artstyle/<data>-<hash>).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Decoding processes (default: one per CPU).")
+    ] = None,
     test_fraction: TestFractionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -246,7 +327,9 @@ def data_cache(
 
     started = time.perf_counter()
     index = scan(data, test_fraction=test_fraction)
-    splits = build_all(index, size, resize=resize, cache_dir=cache_dir, workers=workers, progress=not as_json)
+    splits = build_all(
+        index, size, resize=resize, cache_dir=cache_dir, workers=workers, progress=not as_json
+    )
     seconds = time.perf_counter() - started
     summary = {
         split: {
@@ -272,7 +355,12 @@ def data_cache(
             soft_wrap=True,
         )
         for failure in info["failed"][:10]:
-            console.print(f"  unreadable: {failure['path']}: {failure['reason']}", highlight=False, markup=False, soft_wrap=True)
+            console.print(
+                f"  unreadable: {failure['path']}: {failure['reason']}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
         if info["n_failed"] > 10:
             console.print(f"  ... and {info['n_failed'] - 10} more (see --json)", highlight=False)
     console.print(f"done in {seconds:.1f} s", highlight=False)
@@ -280,9 +368,21 @@ def data_cache(
 
 @app.command("report")
 def report(
-    runs: Annotated[list[Path], typer.Argument(help="Run folders, or folders that hold runs and data summaries (searched recursively).")],
-    out: Annotated[Path, typer.Option("--out", help="The HTML file to write (one self-contained page).")] = Path("report.html"),
-    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write a markdown twin (figures linked by relative path).")] = None,
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run folders, or folders that hold runs and data summaries (searched recursively)."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="The HTML file to write (one self-contained page).")
+    ] = Path("report.html"),
+    markdown: Annotated[
+        Path | None,
+        typer.Option(
+            "--markdown", help="Also write a markdown twin (figures linked by relative path)."
+        ),
+    ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
 ) -> None:
     """One self-contained HTML page (and optional markdown) from run folders; loads no model.
@@ -309,14 +409,33 @@ def report(
 # ---------------------------------------------------------------- classifier
 
 RunArg = Annotated[Path, typer.Argument(help="A run folder written by a training command.")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML or YAML file of config keys (below the command line).")]
-DataOpt = Annotated[Path | None, typer.Option("--data", help="Data folder (train/ and test/ of style folders), ArtGAN release or parquet.")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML or YAML file of config keys (below the command line)."),
+]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", help="Data folder (train/ and test/ of style folders), ArtGAN release or parquet."
+    ),
+]
 SizeOpt = Annotated[int | None, typer.Option("--size", help="Image side in pixels after resizing.")]
 EpochsOpt = Annotated[int | None, typer.Option("--epochs", help="Training epochs.")]
-MinutesOpt = Annotated[float | None, typer.Option("--max-minutes", help="Wall-clock budget; stops cleanly, keeps best and last weights.")]
-BalanceOpt = Annotated[str | None, typer.Option("--balance", help="none | weights | resample | sampler | logit-adjust")]
-DevicesOpt = Annotated[int | None, typer.Option("--devices", help="Processes/GPUs per node; > 1 runs DDP.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="The one seed every random choice derives from.")]
+MinutesOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-minutes", help="Wall-clock budget; stops cleanly, keeps best and last weights."
+    ),
+]
+BalanceOpt = Annotated[
+    str | None, typer.Option("--balance", help="none | weights | resample | sampler | logit-adjust")
+]
+DevicesOpt = Annotated[
+    int | None, typer.Option("--devices", help="Processes/GPUs per node; > 1 runs DDP.")
+]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", help="The one seed every random choice derives from.")
+]
 
 
 def _merge_overrides(ctx: typer.Context, typed: dict[str, Any]) -> dict[str, Any]:
@@ -325,7 +444,9 @@ def _merge_overrides(ctx: typer.Context, typed: dict[str, Any]) -> dict[str, Any
     given = {key: value for key, value in typed.items() if value is not None}
     twice = sorted(set(free) & set(given))
     if twice:
-        raise ArtstyleError(f"option(s) given twice: {', '.join('--' + k.replace('_', '-') for k in twice)}")
+        raise ArtstyleError(
+            f"option(s) given twice: {', '.join('--' + k.replace('_', '-') for k in twice)}"
+        )
     return {**given, **free}
 
 
@@ -335,7 +456,9 @@ def train_classifier_command(
     data: DataOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
     config: ConfigOpt = None,
-    resume: Annotated[Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")] = None,
+    resume: Annotated[
+        Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")
+    ] = None,
     size: SizeOpt = None,
     epochs: EpochsOpt = None,
     max_minutes: MinutesOpt = None,
@@ -353,8 +476,16 @@ def train_classifier_command(
     from artstyle.config import ClassifierConfig, load_config
     from artstyle.train.classify import resume_classifier, train_classifier
 
-    typed = {"data": data, "out": out, "size": size, "epochs": epochs, "max_minutes": max_minutes,
-             "balance": balance, "devices": devices, "seed": seed}
+    typed = {
+        "data": data,
+        "out": out,
+        "size": size,
+        "epochs": epochs,
+        "max_minutes": max_minutes,
+        "balance": balance,
+        "devices": devices,
+        "seed": seed,
+    }
     overrides = _merge_overrides(ctx, typed)
     if resume is not None:
         if config is not None:
@@ -369,7 +500,9 @@ def evaluate_command(
     run: RunArg,
     data: DataOpt = None,
     split: Annotated[str, typer.Option("--split", help="test | val | train")] = "test",
-    tta: Annotated[bool, typer.Option("--tta", help="Average over each image and its mirror.")] = False,
+    tta: Annotated[
+        bool, typer.Option("--tta", help="Average over each image and its mirror.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a classifier run: metrics.json, confusion matrix and per-style table.
@@ -403,7 +536,9 @@ def evaluate_command(
     for column in ("style", "precision", "recall", "f1", "support"):
         table.add_column(column, justify="left" if column == "style" else "right")
     for style, row in metrics["per_class"].items():
-        cells = ["-" if row[key] is None else f"{row[key]:.3f}" for key in ("precision", "recall", "f1")]
+        cells = [
+            "-" if row[key] is None else f"{row[key]:.3f}" for key in ("precision", "recall", "f1")
+        ]
         table.add_row(escape(style), *cells, str(row["support"]))
     console.print(table)
     console.print(
@@ -414,7 +549,9 @@ def evaluate_command(
         highlight=False,
     )
     if metrics["styles_absent_from_test"]:
-        console.print(f"[yellow]styles absent from {split} (not averaged):[/] {', '.join(metrics['styles_absent_from_test'])}")
+        console.print(
+            f"[yellow]styles absent from {split} (not averaged):[/] {', '.join(metrics['styles_absent_from_test'])}"
+        )
     name = "metrics.json" if split == "test" else f"metrics_{split}.json"
     console.print(f"wrote {Path(run) / name} and figures/", highlight=False)
 
@@ -422,9 +559,13 @@ def evaluate_command(
 @app.command("predict")
 def predict_command(
     run: RunArg,
-    images: Annotated[list[Path], typer.Argument(help="Image files or folders of images (any size or format).")],
+    images: Annotated[
+        list[Path], typer.Argument(help="Image files or folders of images (any size or format).")
+    ],
     top_k: Annotated[int, typer.Option("--top-k", help="How many styles to list per image.")] = 3,
-    tta: Annotated[bool, typer.Option("--tta", help="Average over each image and its mirror.")] = False,
+    tta: Annotated[
+        bool, typer.Option("--tta", help="Average over each image and its mirror.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Most likely styles of images, with probabilities.
@@ -445,7 +586,10 @@ def predict_command(
         if "error" in result:
             table.add_row(escape(result["path"]), f"[red]unreadable: {escape(result['error'])}[/]")
             continue
-        table.add_row(escape(result["path"]), *[escape(f"{p['style']} {p['probability']:.2f}") for p in result["predictions"]])
+        table.add_row(
+            escape(result["path"]),
+            *[escape(f"{p['style']} {p['probability']:.2f}") for p in result["predictions"]],
+        )
     console.print(table)
 
 
@@ -453,9 +597,18 @@ def predict_command(
 def compare_balance_command(
     ctx: typer.Context,
     data: DataOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for one run per strategy and the comparison.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for one run per strategy and the comparison."),
+    ] = None,
     config: ConfigOpt = None,
-    strategies: Annotated[str | None, typer.Option("--strategies", help="Comma-separated, default all: none,weights,resample,sampler,logit-adjust")] = None,
+    strategies: Annotated[
+        str | None,
+        typer.Option(
+            "--strategies",
+            help="Comma-separated, default all: none,weights,resample,sampler,logit-adjust",
+        ),
+    ] = None,
     size: SizeOpt = None,
     epochs: EpochsOpt = None,
     max_minutes: MinutesOpt = None,
@@ -471,38 +624,89 @@ def compare_balance_command(
     from artstyle.config import CompareBalanceConfig, load_config
     from artstyle.train.classify import compare_balance
 
-    typed = {"data": data, "out": out, "size": size, "epochs": epochs, "max_minutes": max_minutes, "seed": seed,
-             "strategies": [s.strip() for s in strategies.split(",") if s.strip()] if strategies else None}
-    summary = compare_balance(load_config(CompareBalanceConfig, config, _merge_overrides(ctx, typed)))
+    typed = {
+        "data": data,
+        "out": out,
+        "size": size,
+        "epochs": epochs,
+        "max_minutes": max_minutes,
+        "seed": seed,
+        "strategies": [s.strip() for s in strategies.split(",") if s.strip()]
+        if strategies
+        else None,
+    }
+    summary = compare_balance(
+        load_config(CompareBalanceConfig, config, _merge_overrides(ctx, typed))
+    )
     table = Table(title="imbalance strategies (test split)")
     for column in ("strategy", "accuracy", "balanced acc.", "macro-F1", "rarest-5 recall"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
     for row in summary["rows"]:
         rare = "-" if row["rarest5_recall_mean"] is None else f"{row['rarest5_recall_mean']:.3f}"
         name = row["strategy"] + (" (best)" if row["strategy"] == summary["best_strategy"] else "")
-        table.add_row(name, f"{row['accuracy']:.3f}", f"{row['balanced_accuracy']:.3f}", f"{row['macro_f1']:.3f}", rare)
+        table.add_row(
+            name,
+            f"{row['accuracy']:.3f}",
+            f"{row['balanced_accuracy']:.3f}",
+            f"{row['macro_f1']:.3f}",
+            rare,
+        )
     console.print(table)
-    console.print(f"wrote {Path(summary['rows'][0]['run']).parent / 'comparison.md'}", highlight=False)
+    console.print(
+        f"wrote {Path(summary['rows'][0]['run']).parent / 'comparison.md'}", highlight=False
+    )
 
 
 # ---------------------------------------------------------------- lora
 
-BaseOpt = Annotated[Path | None, typer.Option("--base", help="Local Stable Diffusion 1.x/2.x folder (default: the one the run recorded).")]
-LoraStepsOpt = Annotated[int | None, typer.Option("--steps", help="Sampling steps (default: the run's inference_steps).")]
-GuidanceOpt = Annotated[float | None, typer.Option("--guidance", help="Classifier-free guidance scale (default: the run's).")]
-PromptOpt = Annotated[str | None, typer.Option("--prompt", help="Subject added to the style caption; a {style} in it is filled in instead.")]
-SafetyOpt = Annotated[bool | None, typer.Option("--safety-checker/--no-safety-checker", help="Run the NSFW checker (off by default: it blacks out nudes in paintings).")]
+BaseOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--base", help="Local Stable Diffusion 1.x/2.x folder (default: the one the run recorded)."
+    ),
+]
+LoraStepsOpt = Annotated[
+    int | None, typer.Option("--steps", help="Sampling steps (default: the run's inference_steps).")
+]
+GuidanceOpt = Annotated[
+    float | None,
+    typer.Option("--guidance", help="Classifier-free guidance scale (default: the run's)."),
+]
+PromptOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--prompt", help="Subject added to the style caption; a {style} in it is filled in instead."
+    ),
+]
+SafetyOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--safety-checker/--no-safety-checker",
+        help="Run the NSFW checker (off by default: it blacks out nudes in paintings).",
+    ),
+]
 
 
 @lora_app.command("train", context_settings=OVERRIDES)
 def lora_train_command(
     ctx: typer.Context,
-    base: Annotated[Path | None, typer.Option("--base", help="Local Stable Diffusion 1.x/2.x folder (model_index.json, unet/, vae/, ...).")] = None,
+    base: Annotated[
+        Path | None,
+        typer.Option(
+            "--base",
+            help="Local Stable Diffusion 1.x/2.x folder (model_index.json, unet/, vae/, ...).",
+        ),
+    ] = None,
     data: DataOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
     config: ConfigOpt = None,
-    resume: Annotated[Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")] = None,
-    resolution: Annotated[int | None, typer.Option("--resolution", help="Training image side in pixels (multiple of 8).")] = None,
+    resume: Annotated[
+        Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")
+    ] = None,
+    resolution: Annotated[
+        int | None,
+        typer.Option("--resolution", help="Training image side in pixels (multiple of 8)."),
+    ] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Optimizer steps.")] = None,
     rank: Annotated[int | None, typer.Option("--rank", help="LoRA rank.")] = None,
     devices: DevicesOpt = None,
@@ -519,8 +723,16 @@ def lora_train_command(
     from artstyle.config import LoraConfig, load_config
     from artstyle.generate.lora import resume_lora, train_lora
 
-    typed = {"base": base, "data": data, "out": out, "resolution": resolution, "max_steps": max_steps,
-             "rank": rank, "devices": devices, "seed": seed}
+    typed = {
+        "base": base,
+        "data": data,
+        "out": out,
+        "resolution": resolution,
+        "max_steps": max_steps,
+        "rank": rank,
+        "devices": devices,
+        "seed": seed,
+    }
     overrides = _merge_overrides(ctx, typed)
     if resume is not None:
         if config is not None:
@@ -546,19 +758,26 @@ def lora_train_command(
     if metrics.get("stopped"):
         console.print(f"[yellow]stopped early:[/] {metrics['stopped']}", highlight=False)
     if metrics["unreadable"]:
-        console.print(f"[yellow]unreadable images replaced:[/] {len(metrics['unreadable'])} (listed in metrics.json)")
+        console.print(
+            f"[yellow]unreadable images replaced:[/] {len(metrics['unreadable'])} (listed in metrics.json)"
+        )
 
 
 @lora_app.command("generate")
 def lora_generate_command(
     run: RunArg,
-    style: Annotated[str, typer.Option("--style", help="A style the run was trained on (e.g. Rococo).")],
+    style: Annotated[
+        str, typer.Option("--style", help="A style the run was trained on (e.g. Rococo).")
+    ],
     prompt: PromptOpt = None,
     n: Annotated[int, typer.Option("--n", help="Number of images (image i uses seed S + i).")] = 4,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the first image.")] = 0,
     steps: LoraStepsOpt = None,
     guidance: GuidanceOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", help="PNG to write (default: RUN/samples/STYLE_seedS.png).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="PNG to write (default: RUN/samples/STYLE_seedS.png)."),
+    ] = None,
     base: BaseOpt = None,
     safety_checker: SafetyOpt = None,
 ) -> None:
@@ -568,22 +787,46 @@ def lora_generate_command(
     """
     from artstyle.generate.lora import generate
 
-    result = generate(run, style=style, prompt=prompt, n=n, seed=seed, steps=steps, guidance=guidance, base=base, out=out,
-                      safety_checker=safety_checker)
-    console.print(f"wrote {result['path']} ({result['n']} images, prompt: {result['prompt']!r})", highlight=False, soft_wrap=True)
+    result = generate(
+        run,
+        style=style,
+        prompt=prompt,
+        n=n,
+        seed=seed,
+        steps=steps,
+        guidance=guidance,
+        base=base,
+        out=out,
+        safety_checker=safety_checker,
+    )
+    console.print(
+        f"wrote {result['path']} ({result['n']} images, prompt: {result['prompt']!r})",
+        highlight=False,
+        soft_wrap=True,
+    )
     if result["nsfw_flagged"]:
-        console.print(f"[yellow]the safety checker blacked out {result['nsfw_flagged']} image(s)[/]")
+        console.print(
+            f"[yellow]the safety checker blacked out {result['nsfw_flagged']} image(s)[/]"
+        )
 
 
 @lora_app.command("grid")
 def lora_grid_command(
     run: RunArg,
-    styles: Annotated[str | None, typer.Option("--styles", help="Comma-separated styles (default: up to 4 spread over the run's).")] = None,
+    styles: Annotated[
+        str | None,
+        typer.Option(
+            "--styles", help="Comma-separated styles (default: up to 4 spread over the run's)."
+        ),
+    ] = None,
     prompt: PromptOpt = None,
     seed: Annotated[int, typer.Option("--seed", help="One seed for every image.")] = 0,
     steps: LoraStepsOpt = None,
     guidance: GuidanceOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", help="PNG to write (default: RUN/figures/style_grid.png).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="PNG to write (default: RUN/figures/style_grid.png)."),
+    ] = None,
     base: BaseOpt = None,
     safety_checker: SafetyOpt = None,
 ) -> None:
@@ -594,9 +837,22 @@ def lora_grid_command(
     from artstyle.generate.lora import style_grid
 
     names = [name.strip() for name in styles.split(",") if name.strip()] if styles else None
-    result = style_grid(run, styles=names, prompt=prompt, seed=seed, steps=steps, guidance=guidance, base=base, out=out,
-                        safety_checker=safety_checker)
-    console.print(f"wrote {result['path']} (styles: {', '.join(result['styles'])}; seed {result['seed']})", highlight=False, soft_wrap=True)
+    result = style_grid(
+        run,
+        styles=names,
+        prompt=prompt,
+        seed=seed,
+        steps=steps,
+        guidance=guidance,
+        base=base,
+        out=out,
+        safety_checker=safety_checker,
+    )
+    console.print(
+        f"wrote {result['path']} (styles: {', '.join(result['styles'])}; seed {result['seed']})",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # ---------------------------------------------------------------- autoencoder, embeddings, clustering
@@ -608,7 +864,9 @@ def train_autoencoder_command(
     data: DataOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
     config: ConfigOpt = None,
-    resume: Annotated[Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")] = None,
+    resume: Annotated[
+        Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")
+    ] = None,
     size: SizeOpt = None,
     epochs: EpochsOpt = None,
     max_minutes: MinutesOpt = None,
@@ -627,8 +885,15 @@ def train_autoencoder_command(
     from artstyle.config import AutoencoderConfig, load_config
     from artstyle.train.autoencode import resume_autoencoder, train_autoencoder
 
-    typed = {"data": data, "out": out, "size": size, "epochs": epochs, "max_minutes": max_minutes,
-             "devices": devices, "seed": seed}
+    typed = {
+        "data": data,
+        "out": out,
+        "size": size,
+        "epochs": epochs,
+        "max_minutes": max_minutes,
+        "devices": devices,
+        "seed": seed,
+    }
     overrides = _merge_overrides(ctx, typed)
     if resume is not None:
         if config is not None:
@@ -654,12 +919,18 @@ def _evaluate_autoencoder(run: Path, *, data: Path | None, split: str, as_json: 
         soft_wrap=True,
     )
     name = "metrics.json" if split == "test" else f"metrics_{split}.json"
-    console.print(f"wrote {Path(run) / name}" + (" and figures/reconstructions.png" if split == "test" else ""), highlight=False)
+    console.print(
+        f"wrote {Path(run) / name}"
+        + (" and figures/reconstructions.png" if split == "test" else ""),
+        highlight=False,
+    )
 
 
 SourceArg = Annotated[
     str,
-    typer.Argument(help="A run folder (autoencoder or classifier), the word 'pixels' (raw-pixel baseline), or an .npz from `embed`."),
+    typer.Argument(
+        help="A run folder (autoencoder or classifier), the word 'pixels' (raw-pixel baseline), or an .npz from `embed`."
+    ),
 ]
 SplitOpt = Annotated[str | None, typer.Option("--split", help="train | test (default: test)")]
 
@@ -690,7 +961,9 @@ def embed_command(
     from artstyle.analysis.embed import embed, save_embeddings
 
     if source.endswith(".npz"):
-        raise ArtstyleError(f"{source} is already an embedding file; embed a run folder or 'pixels'")
+        raise ArtstyleError(
+            f"{source} is already an embedding file; embed a run folder or 'pixels'"
+        )
     settings = _cluster_config(ctx, config, {"data": data, "split": split})
     table = embed(source, settings)
     save_embeddings(table, out)
@@ -708,13 +981,30 @@ def cluster_command(
     source: SourceArg,
     data: DataOpt = None,
     split: SplitOpt = None,
-    method: Annotated[str | None, typer.Option("--method", help="kmeans | gmm | agglomerative | hdbscan")] = None,
-    k: Annotated[int | None, typer.Option("--k", help="Clusters (default: the number of styles).")] = None,
-    projection: Annotated[
-        str | None, typer.Option("--projection", "--projections", help="2-D views, comma-separated: pca,tsne,umap (default pca,tsne).")
+    method: Annotated[
+        str | None, typer.Option("--method", help="kmeans | gmm | agglomerative | hdbscan")
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for cluster.json and figures/ (default: RUN/cluster-SPLIT).")] = None,
-    max_points: Annotated[int | None, typer.Option("--max-points", help="2-D views subsample (seeded) beyond this many points.")] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", help="Clusters (default: the number of styles).")
+    ] = None,
+    projection: Annotated[
+        str | None,
+        typer.Option(
+            "--projection",
+            "--projections",
+            help="2-D views, comma-separated: pca,tsne,umap (default pca,tsne).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Folder for cluster.json and figures/ (default: RUN/cluster-SPLIT)."
+        ),
+    ] = None,
+    max_points: Annotated[
+        int | None,
+        typer.Option("--max-points", help="2-D views subsample (seeded) beyond this many points."),
+    ] = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -733,31 +1023,61 @@ def cluster_command(
     from artstyle.analysis.cluster import cluster_source
 
     settings = _cluster_config(
-        ctx, config,
-        {"data": data, "split": split, "method": method, "k": k, "projections": projection, "max_points": max_points, "seed": seed},
+        ctx,
+        config,
+        {
+            "data": data,
+            "split": split,
+            "method": method,
+            "k": k,
+            "projections": projection,
+            "max_points": max_points,
+            "seed": seed,
+        },
     )
-    result = cluster_source(source, settings, out=out, log=lambda text: err_console.print(text, highlight=False))
+    result = cluster_source(
+        source, settings, out=out, log=lambda text: err_console.print(text, highlight=False)
+    )
     report = result.report
-    table = Table(title=f"{report['kind']}: {report['n_points']} images, {report['method']} k={report['k']}")
+    table = Table(
+        title=f"{report['kind']}: {report['n_points']} images, {report['method']} k={report['k']}"
+    )
     table.add_column("score")
     table.add_column("value", justify="right")
     for key, value in report["scores"].items():
         table.add_row(key, "n/a" if value is None else f"{value:.3f}")
     console.print(table)
     console.print(report["verdict"], highlight=False)
-    console.print(f"wrote {report['out']}/cluster.json and {len(report.get('figures', []))} figures", highlight=False, soft_wrap=True)
+    console.print(
+        f"wrote {report['out']}/cluster.json and {len(report.get('figures', []))} figures",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("compare-representations", context_settings=OVERRIDES)
 def compare_representations_command(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", help="Folder for representations.md/.json and per-representation figures.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Folder for representations.md/.json and per-representation figures."
+        ),
+    ],
     data: DataOpt = None,
-    autoencoder: Annotated[Path | None, typer.Option("--autoencoder", help="An autoencoder run folder.")] = None,
-    classifier: Annotated[Path | None, typer.Option("--classifier", help="A classifier run folder.")] = None,
+    autoencoder: Annotated[
+        Path | None, typer.Option("--autoencoder", help="An autoencoder run folder.")
+    ] = None,
+    classifier: Annotated[
+        Path | None, typer.Option("--classifier", help="A classifier run folder.")
+    ] = None,
     split: SplitOpt = None,
-    method: Annotated[str | None, typer.Option("--method", help="kmeans | gmm | agglomerative | hdbscan")] = None,
-    k: Annotated[int | None, typer.Option("--k", help="Clusters (default: the number of styles).")] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", help="kmeans | gmm | agglomerative | hdbscan")
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", help="Clusters (default: the number of styles).")
+    ] = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -774,28 +1094,47 @@ def compare_representations_command(
     """
     from artstyle.analysis.cluster import compare_sources
 
-    settings = _cluster_config(ctx, config, {"data": data, "split": split, "method": method, "k": k, "seed": seed})
+    settings = _cluster_config(
+        ctx, config, {"data": data, "split": split, "method": method, "k": k, "seed": seed}
+    )
     result = compare_sources(
-        settings, out=out, autoencoder=autoencoder, classifier=classifier,
+        settings,
+        out=out,
+        autoencoder=autoencoder,
+        classifier=classifier,
         log=lambda text: err_console.print(text, highlight=False),
     )
-    table = Table(title=f"{result['n_points']} images, {result['n_styles']} styles, {result['method']} k={result['k']}")
+    table = Table(
+        title=f"{result['n_points']} images, {result['n_styles']} styles, {result['method']} k={result['k']}"
+    )
     for column in ("representation", "dim", "NMI", "ARI", "purity", "silhouette", "chance NMI"):
         table.add_column(column, justify="left" if column == "representation" else "right")
     for row in result["rows"]:
         table.add_row(
-            row["representation"], str(row["dim"]),
-            *["n/a" if row[key] is None else f"{row[key]:.3f}" for key in ("nmi", "ari", "purity", "silhouette", "nmi_chance")],
+            row["representation"],
+            str(row["dim"]),
+            *[
+                "n/a" if row[key] is None else f"{row[key]:.3f}"
+                for key in ("nmi", "ari", "purity", "silhouette", "nmi_chance")
+            ],
         )
     console.print(table)
     console.print(result["answer"], highlight=False, soft_wrap=True)
-    console.print(f"wrote {out}/representations.md and representations.json", highlight=False, soft_wrap=True)
+    console.print(
+        f"wrote {out}/representations.md and representations.json", highlight=False, soft_wrap=True
+    )
 
 
 # ---------------------------------------------------------------- stylizer
 
-CriticOpt = Annotated[Path | None, typer.Option("--critic", help="Classifier run used as a frozen critic while training.")]
-JudgeOpt = Annotated[Path | None, typer.Option("--judge", help="A different classifier run that scores the style-hit rate.")]
+CriticOpt = Annotated[
+    Path | None,
+    typer.Option("--critic", help="Classifier run used as a frozen critic while training."),
+]
+JudgeOpt = Annotated[
+    Path | None,
+    typer.Option("--judge", help="A different classifier run that scores the style-hit rate."),
+]
 
 
 @train_app.command("stylizer", context_settings=OVERRIDES)
@@ -804,7 +1143,9 @@ def train_stylizer_command(
     data: DataOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
     config: ConfigOpt = None,
-    resume: Annotated[Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")] = None,
+    resume: Annotated[
+        Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")
+    ] = None,
     critic: CriticOpt = None,
     judge: JudgeOpt = None,
     size: SizeOpt = None,
@@ -824,8 +1165,17 @@ def train_stylizer_command(
     from artstyle.config import StylizerConfig, load_config
     from artstyle.train.stylize_task import resume_stylizer, train_stylizer
 
-    typed = {"data": data, "out": out, "critic": critic, "judge": judge, "size": size, "epochs": epochs,
-             "max_minutes": max_minutes, "devices": devices, "seed": seed}
+    typed = {
+        "data": data,
+        "out": out,
+        "critic": critic,
+        "judge": judge,
+        "size": size,
+        "epochs": epochs,
+        "max_minutes": max_minutes,
+        "devices": devices,
+        "seed": seed,
+    }
     overrides = _merge_overrides(ctx, typed)
     if resume is not None:
         if config is not None:
@@ -838,17 +1188,40 @@ def train_stylizer_command(
 @app.command("stylize")
 def stylize_command(
     run: RunArg,
-    image: Annotated[Path | None, typer.Option("--image", help="Any image file to restyle.")] = None,
-    styles: Annotated[str | None, typer.Option("--styles", help="Comma-separated style names, e.g. Baroque,Pop_Art.")] = None,
-    grid: Annotated[int | None, typer.Option("--grid", help="N test images x N styles, own style on the diagonal.")] = None,
-    interpolate: Annotated[str | None, typer.Option("--interpolate", help="Two styles A,B: blend their embeddings.")] = None,
-    steps: Annotated[int, typer.Option("--steps", help="Blends from A to B, both ends included.")] = 5,
-    score: Annotated[bool, typer.Option("--score", help="Score style-hit rate and content SSIM into metrics.json.")] = False,
+    image: Annotated[
+        Path | None, typer.Option("--image", help="Any image file to restyle.")
+    ] = None,
+    styles: Annotated[
+        str | None,
+        typer.Option("--styles", help="Comma-separated style names, e.g. Baroque,Pop_Art."),
+    ] = None,
+    grid: Annotated[
+        int | None,
+        typer.Option("--grid", help="N test images x N styles, own style on the diagonal."),
+    ] = None,
+    interpolate: Annotated[
+        str | None, typer.Option("--interpolate", help="Two styles A,B: blend their embeddings.")
+    ] = None,
+    steps: Annotated[
+        int, typer.Option("--steps", help="Blends from A to B, both ends included.")
+    ] = 5,
+    score: Annotated[
+        bool,
+        typer.Option("--score", help="Score style-hit rate and content SSIM into metrics.json."),
+    ] = False,
     judge: JudgeOpt = None,
     data: DataOpt = None,
     split: Annotated[str, typer.Option("--split", help="test | val | train")] = "test",
-    n_images: Annotated[int | None, typer.Option("--n-images", help="Images scored against every other style (default: the run's score_images).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="PNG to write (default: inside RUN/figures/).")] = None,
+    n_images: Annotated[
+        int | None,
+        typer.Option(
+            "--n-images",
+            help="Images scored against every other style (default: the run's score_images).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="PNG to write (default: inside RUN/figures/).")
+    ] = None,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
@@ -862,10 +1235,21 @@ def stylize_command(
     """
     from artstyle.generate import stylize
 
-    modes = [name for name, on in (("--styles", styles), ("--grid", grid), ("--interpolate", interpolate), ("--score", score)) if on]
+    modes = [
+        name
+        for name, on in (
+            ("--styles", styles),
+            ("--grid", grid),
+            ("--interpolate", interpolate),
+            ("--score", score),
+        )
+        if on
+    ]
     if len(modes) != 1:
-        raise ArtstyleError("give exactly one of --styles (with --image), --grid N, --interpolate A,B (with --image) or --score"
-                            + (f"; got {', '.join(modes)}" if modes else ""))
+        raise ArtstyleError(
+            "give exactly one of --styles (with --image), --grid N, --interpolate A,B (with --image) or --score"
+            + (f"; got {', '.join(modes)}" if modes else "")
+        )
     if split not in ("test", "val", "train"):
         raise ArtstyleError(f"--split must be test, val or train, got {split!r}")
     if styles or interpolate:
@@ -873,18 +1257,34 @@ def stylize_command(
             raise ArtstyleError(f"{modes[0]} restyles one image; pass --image IMG")
     if styles:
         result = stylize.stylize_image(run, image, styles, out=out, device=device)
-        console.print(f"wrote {result['out']}: {image.name} in {', '.join(result['styles'])}", highlight=False, soft_wrap=True)
+        console.print(
+            f"wrote {result['out']}: {image.name} in {', '.join(result['styles'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
     elif interpolate:
         pair = [part.strip() for part in interpolate.split(",") if part.strip()]
         if len(pair) != 2:
             raise ArtstyleError(f"--interpolate takes two styles A,B, got {interpolate!r}")
-        result = stylize.interpolate_styles(run, image, pair[0], pair[1], steps=steps, out=out, device=device)
-        console.print(f"wrote {result['out']}: {steps} blends from {pair[0]} to {pair[1]}", highlight=False, soft_wrap=True)
+        result = stylize.interpolate_styles(
+            run, image, pair[0], pair[1], steps=steps, out=out, device=device
+        )
+        console.print(
+            f"wrote {result['out']}: {steps} blends from {pair[0]} to {pair[1]}",
+            highlight=False,
+            soft_wrap=True,
+        )
     elif grid:
         result = stylize.stylize_grid(run, data=data, n=grid, split=split, out=out, device=device)
-        console.print(f"wrote {result['out']}: {len(result['styles'])} x {len(result['styles'])} grid", highlight=False, soft_wrap=True)
+        console.print(
+            f"wrote {result['out']}: {len(result['styles'])} x {len(result['styles'])} grid",
+            highlight=False,
+            soft_wrap=True,
+        )
     else:
-        metrics = stylize.score_run(run, judge=judge, data=data, split=split, n_images=n_images, device=device)
+        metrics = stylize.score_run(
+            run, judge=judge, data=data, split=split, n_images=n_images, device=device
+        )
         if as_json:
             _print_json(metrics)
             return
@@ -897,11 +1297,18 @@ def stylize_command(
 
 @app.command("demo")
 def demo_command(
-    out: Annotated[Path, typer.Option("--out", help="Folder for data, runs and the report.")] = Path("demo-out"),
-    quick: Annotated[bool, typer.Option("--quick", help="Smaller data and budgets (about 3 minutes on CPU).")] = False,
-    redo: Annotated[bool, typer.Option("--redo", help="Run every step again instead of reusing finished ones.")] = False,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for data, runs and the report.")
+    ] = Path("demo-out"),
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Smaller data and budgets (about 3 minutes on CPU).")
+    ] = False,
+    redo: Annotated[
+        bool, typer.Option("--redo", help="Run every step again instead of reusing finished ones.")
+    ] = False,
     base_model: Annotated[
-        Path | None, typer.Option("--base-model", help="Local Stable Diffusion folder: adds the LoRA step.")
+        Path | None,
+        typer.Option("--base-model", help="Local Stable Diffusion folder: adds the LoRA step."),
     ] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
@@ -912,7 +1319,11 @@ def demo_command(
     from artstyle.demo import run_demo
 
     run_demo(
-        out, quick=quick, redo=redo, base_model=base_model, seed=seed,
+        out,
+        quick=quick,
+        redo=redo,
+        base_model=base_model,
+        seed=seed,
         say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
     )
 
@@ -927,7 +1338,9 @@ def main(argv: list[str] | None = None) -> int:
         code = app(args=argv, standalone_mode=False)
     except ArtstyleError as exc:
         # escaped: messages quote file and style names, whose [brackets] rich would read as markup
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         return 2
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", None)
@@ -946,7 +1359,9 @@ def main(argv: list[str] | None = None) -> int:
         # recent typer releases raise from their own vendored copy of click (typer._click)
         vendored = getattr(getattr(typer, "_click", None), "exceptions", click.exceptions)
         if isinstance(exc, (click.exceptions.UsageError, vendored.UsageError)):
-            err_console.print(f"[bold red]error:[/] {escape(exc.format_message())}", highlight=False)
+            err_console.print(
+                f"[bold red]error:[/] {escape(exc.format_message())}", highlight=False
+            )
             return 2
         if isinstance(exc, (click.exceptions.ClickException, vendored.ClickException)):
             exc.show()

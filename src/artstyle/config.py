@@ -33,10 +33,16 @@ class DataConfig(StrictModel):
     data: Path | None = Field(None, description="data folder, ArtGAN release or parquet export")
     size: int = Field(64, ge=16, le=1024, description="image side in pixels after resizing")
     resize: Literal["crop", "letterbox"] = "crop"
-    test_fraction: float | None = Field(None, gt=0.0, lt=1.0, description="held-out share when the data has no test split")
-    val_fraction: float = Field(0.1, ge=0.0, lt=0.5, description="stratified validation share carved from train")
+    test_fraction: float | None = Field(
+        None, gt=0.0, lt=1.0, description="held-out share when the data has no test split"
+    )
+    val_fraction: float = Field(
+        0.1, ge=0.0, lt=0.5, description="stratified validation share carved from train"
+    )
     cache_dir: Path | None = None
-    workers: int | None = Field(None, ge=1, description="decode processes for the cache (default: all cores)")
+    workers: int | None = Field(
+        None, ge=1, description="decode processes for the cache (default: all cores)"
+    )
 
 
 class DeviceConfig(StrictModel):
@@ -60,18 +66,52 @@ class TrainConfig(DataConfig, DeviceConfig):
     batch_size: int = Field(128, ge=1)
     lr: float = Field(2e-3, gt=0.0)
     weight_decay: float = Field(5e-4, ge=0.0)
+    lr_scaling: Literal["sqrt", "linear", "none"] = Field(
+        "sqrt",
+        description="lr is tuned for the command's default batch size; a larger global batch "
+        "(batch_size x devices x nodes) multiplies it by the square root (AdamW) or the ratio "
+        "(SGD) of the two sizes",
+    )
     optimizer: Literal["adamw", "sgd"] = "adamw"
     schedule: Literal["onecycle", "cosine", "constant"] = "onecycle"
     warmup_epochs: float = Field(1.0, ge=0.0)
-    max_minutes: float | None = Field(None, gt=0.0, description="stop training after this wall-clock budget")
+    max_minutes: float | None = Field(
+        None, gt=0.0, description="stop training after this wall-clock budget"
+    )
     progress: bool = True
-    ema: bool = Field(False, description="keep an exponential moving average of the weights and evaluate with it")
+    ema: bool = Field(
+        False, description="keep an exponential moving average of the weights and evaluate with it"
+    )
     ema_decay: float = Field(0.999, gt=0.0, lt=1.0)
-    grad_clip: float | None = Field(None, gt=0.0, description="clip the gradient norm to this value")
-    eval_batch_size: int = Field(512, ge=1, description="batch size for validation, test and prediction")
+    grad_clip: float | None = Field(
+        None, gt=0.0, description="clip the gradient norm to this value"
+    )
+    eval_batch_size: int = Field(
+        512, ge=1, description="batch size for validation, test and prediction"
+    )
 
 
-def load_config(model: type[T], file: str | os.PathLike | None = None, overrides: dict[str, Any] | None = None) -> T:
+def effective_lr(config: TrainConfig, world_size: int = 1) -> float:
+    """The learning rate after the batch-size rule of ``config.lr_scaling``.
+
+    ``lr`` is tuned for the command's default ``batch_size`` on one process; the
+    global batch here is ``batch_size * world_size``. "sqrt" keeps the variance
+    of an AdamW update about constant as the batch grows (Malladi et al. 2022,
+    "On the SDEs and scaling rules for adaptive gradient algorithms"); "linear"
+    is the rule for SGD (Goyal et al. 2017). Small batches scale down the same way.
+    """
+    reference = type(config).model_fields["batch_size"].default
+    ratio = config.batch_size * max(1, world_size) / reference
+    if config.lr_scaling == "sqrt":
+        return config.lr * ratio**0.5
+    if config.lr_scaling == "linear":
+        return config.lr * ratio
+    return config.lr
+
+
+def load_config(
+    model: type[T], file: str | os.PathLike | None = None, overrides: dict[str, Any] | None = None
+) -> T:
     """Build ``model`` from its defaults, then ``file`` (TOML or YAML), then ``overrides``.
 
     Raises ArtstyleError that names every offending key and what it accepts.
@@ -152,11 +192,14 @@ class ClassifierConfig(TrainConfig):
     epochs: int = Field(12, ge=1)
     batch_size: int = Field(64, ge=1)
     lr: float = Field(3e-3, gt=0.0)
-    model: str = Field("resnet_tiny", description="architecture name (artstyle.models.architecture_names())")
+    model: str = Field(
+        "resnet_tiny", description="architecture name (artstyle.models.architecture_names())"
+    )
     width: int | None = Field(None, ge=4, description="first-stage width; later stages double it")
     depth: int | None = Field(None, ge=1, description="residual blocks per stage")
     pool: Literal["avg", "avgstd", "multiscale"] | None = Field(
-        None, description="global pooling: mean; mean and std per channel; mean and std of every stage"
+        None,
+        description="global pooling: mean; mean and std per channel; mean and std of every stage",
     )
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
@@ -164,14 +207,23 @@ class ClassifierConfig(TrainConfig):
     class_weights: Literal["inverse", "sqrt", "effective"] = Field(
         "sqrt", description="class weight rule for --balance weights and sampler"
     )
-    weights_beta: float = Field(0.999, ge=0.0, lt=1.0, description="beta of the effective-number weights")
-    resample_target: str = Field("mean", description="per-style count for --balance resample: N, mean, max, min, or a fraction")
+    weights_beta: float = Field(
+        0.999, ge=0.0, lt=1.0, description="beta of the effective-number weights"
+    )
+    resample_target: str = Field(
+        "mean",
+        description="per-style count for --balance resample: N, mean, max, min, or a fraction",
+    )
     logit_tau: float = Field(1.0, ge=0.0, description="strength of --balance logit-adjust")
     augment: bool = True
-    crop_scale: float = Field(0.8, gt=0.0, le=1.0, description="smallest area share of a random resized crop")
+    crop_scale: float = Field(
+        0.8, gt=0.0, le=1.0, description="smallest area share of a random resized crop"
+    )
     flip: bool = True
     jitter: float = Field(0.1, ge=0.0, le=1.0, description="brightness/contrast/saturation jitter")
-    tta: bool = Field(False, description="average predictions over the image and its mirror at evaluation")
+    tta: bool = Field(
+        False, description="average predictions over the image and its mirror at evaluation"
+    )
 
 
 class CompareBalanceConfig(ClassifierConfig):
@@ -185,20 +237,37 @@ class CompareBalanceConfig(ClassifierConfig):
 class AutoencoderConfig(TrainConfig):
     """``artstyle train autoencoder``: a convolutional autoencoder whose latent vectors get clustered."""
 
-    model: str = Field("conv_ae", description="architecture name (artstyle.models.architecture_names('autoencoder'))")
+    model: str = Field(
+        "conv_ae",
+        description="architecture name (artstyle.models.architecture_names('autoencoder'))",
+    )
     # small batches: a few thousand images give few optimiser steps per epoch, and the
     # autoencoder needs steps more than large batches (measured on the synthetic set)
     batch_size: int = Field(32, ge=1)
     lr: float = Field(3e-3, gt=0.0)
-    latent_dim: int | None = Field(None, ge=2, description="size of the latent vector (default: the preset's)")
-    widths: list[int] | None = Field(None, min_length=1, description="channels per stage; one halving of the side per stage")
-    upsample: Literal["nearest", "bilinear"] | None = Field(None, description="resize-convolution upsampling mode")
-    stem_stride: int | None = Field(None, ge=1, le=2, description="2: the first convolution halves the side (cheaper)")
-    bottleneck: Literal["linear", "conv"] | None = Field(None, description="latent from a linear layer or a 1x1 conv grid")
+    latent_dim: int | None = Field(
+        None, ge=2, description="size of the latent vector (default: the preset's)"
+    )
+    widths: list[int] | None = Field(
+        None, min_length=1, description="channels per stage; one halving of the side per stage"
+    )
+    upsample: Literal["nearest", "bilinear"] | None = Field(
+        None, description="resize-convolution upsampling mode"
+    )
+    stem_stride: int | None = Field(
+        None, ge=1, le=2, description="2: the first convolution halves the side (cheaper)"
+    )
+    bottleneck: Literal["linear", "conv"] | None = Field(
+        None, description="latent from a linear layer or a 1x1 conv grid"
+    )
     l1_weight: float = Field(0.0, ge=0.0, description="weight of an L1 term added to the MSE loss")
-    ssim_weight: float = Field(0.0, ge=0.0, description="weight of a 1 - SSIM term added to the MSE loss")
+    ssim_weight: float = Field(
+        0.0, ge=0.0, description="weight of a 1 - SSIM term added to the MSE loss"
+    )
     flip: bool = Field(True, description="random horizontal flips of training images")
-    n_reconstructions: int = Field(8, ge=1, le=64, description="held-out images shown in figures/reconstructions.png")
+    n_reconstructions: int = Field(
+        8, ge=1, le=64, description="held-out images shown in figures/reconstructions.png"
+    )
 
     @field_validator("widths", mode="before")
     @classmethod
@@ -216,28 +285,50 @@ CLUSTER_METHODS = ("kmeans", "gmm", "agglomerative", "hdbscan")
 class ClusterConfig(StrictModel):
     """``artstyle embed`` / ``cluster`` / ``compare-representations``: embeddings, clustering, 2-D views."""
 
-    data: Path | None = Field(None, description="data folder (default: the one the run or embedding file names)")
+    data: Path | None = Field(
+        None, description="data folder (default: the one the run or embedding file names)"
+    )
     split: Literal["train", "test"] = "test"
-    test_fraction: float | None = Field(None, gt=0.0, lt=1.0, description="held-out share when the data has no test split")
+    test_fraction: float | None = Field(
+        None, gt=0.0, lt=1.0, description="held-out share when the data has no test split"
+    )
     method: Literal["kmeans", "gmm", "agglomerative", "hdbscan"] = "kmeans"
-    k: int | None = Field(None, ge=2, description="number of clusters (default: the number of styles in the data)")
-    sweep: list[int] | None = Field(None, description="k values of the scores-vs-k sweep (default: 2..2x styles; [] for none)")
-    pca_components: int = Field(50, ge=0, description="PCA dimensions before clustering (0: no PCA)")
-    projections: list[Literal["pca", "tsne", "umap"]] = Field(default_factory=lambda: ["pca", "tsne"])
-    max_points: int = Field(5000, ge=10, description="2-D views use a seeded random subsample beyond this many points")
+    k: int | None = Field(
+        None, ge=2, description="number of clusters (default: the number of styles in the data)"
+    )
+    sweep: list[int] | None = Field(
+        None, description="k values of the scores-vs-k sweep (default: 2..2x styles; [] for none)"
+    )
+    pca_components: int = Field(
+        50, ge=0, description="PCA dimensions before clustering (0: no PCA)"
+    )
+    projections: list[Literal["pca", "tsne", "umap"]] = Field(
+        default_factory=lambda: ["pca", "tsne"]
+    )
+    max_points: int = Field(
+        5000, ge=10, description="2-D views use a seeded random subsample beyond this many points"
+    )
     perplexity: float = Field(30.0, gt=1.0, description="t-SNE perplexity")
     min_cluster_size: int = Field(10, ge=2, description="HDBSCAN's smallest cluster")
     seed: int = 0
-    n_seeds: int = Field(3, ge=1, description="clustering seeds averaged in compare-representations")
+    n_seeds: int = Field(
+        3, ge=1, description="clustering seeds averaged in compare-representations"
+    )
     n_central: int = Field(8, ge=1, le=32, description="most central images shown per cluster")
-    pixel_size: int = Field(64, ge=8, le=1024, description="image side the raw-pixel baseline is cached at")
-    pixel_side: int = Field(16, ge=2, le=256, description="raw-pixel vectors: images area-averaged to this side")
+    pixel_size: int = Field(
+        64, ge=8, le=1024, description="image side the raw-pixel baseline is cached at"
+    )
+    pixel_side: int = Field(
+        16, ge=2, le=256, description="raw-pixel vectors: images area-averaged to this side"
+    )
     batch_size: int = Field(256, ge=1)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     cache_dir: Path | None = None
     workers: int | None = Field(None, ge=1)
     threads: int | None = Field(
-        None, ge=1, description="BLAS/OpenMP threads for clustering and t-SNE (default: all; 1 is faster on a busy machine)"
+        None,
+        ge=1,
+        description="BLAS/OpenMP threads for clustering and t-SNE (default: all; 1 is faster on a busy machine)",
     )
     progress: bool = True
 
@@ -253,27 +344,51 @@ class ClusterConfig(StrictModel):
 class LoraConfig(DeviceConfig):
     """``artstyle lora train``: LoRA on a local Stable Diffusion 1.x/2.x folder (defaults: a 512 px GPU recipe)."""
 
-    base: Path | None = Field(None, description="local Stable Diffusion folder (model_index.json, unet/, vae/, ...)")
-    variant: str | None = Field(None, description="weight-file variant to load, e.g. fp16 for *.fp16.safetensors")
+    base: Path | None = Field(
+        None, description="local Stable Diffusion folder (model_index.json, unet/, vae/, ...)"
+    )
+    variant: str | None = Field(
+        None, description="weight-file variant to load, e.g. fp16 for *.fp16.safetensors"
+    )
     data: Path | None = Field(None, description="data folder, ArtGAN release or parquet export")
-    test_fraction: float | None = Field(None, gt=0.0, lt=1.0, description="held-out share when the data has no test split")
-    images: Literal["train", "all"] = Field("train", description="train split only, or train and test (LoRA never evaluates on test)")
+    test_fraction: float | None = Field(
+        None, gt=0.0, lt=1.0, description="held-out share when the data has no test split"
+    )
+    images: Literal["train", "all"] = Field(
+        "train", description="train split only, or train and test (LoRA never evaluates on test)"
+    )
+    styles: list[str] | None = Field(
+        None, description="train on these styles only (default: every style in the data)"
+    )
     out: Path | None = None
     seed: int = 0
-    resolution: int = Field(512, ge=8, le=2048, description="training image side in pixels (a multiple of 8)")
-    crop: Literal["center", "random"] = Field("center", description="square crop after scaling the short side")
+    resolution: int = Field(
+        512, ge=8, le=2048, description="training image side in pixels (a multiple of 8)"
+    )
+    crop: Literal["center", "random"] = Field(
+        "center", description="square crop after scaling the short side"
+    )
     flip: bool = Field(True, description="random horizontal flips")
-    caption: str = Field("a painting in the {style} style", description="caption template; {style} becomes e.g. 'Post Impressionism'")
+    caption: str = Field(
+        "a painting in the {style} style",
+        description="caption template; {style} becomes e.g. 'Post Impressionism'",
+    )
     artist_caption: str | None = Field(
         "a painting by {artist} in the {style} style",
         description="template when the file name carries the artist (null: always use caption)",
     )
-    balance: Literal["inverse", "sqrt", "effective", "none"] = Field("inverse", description="style sampling weights")
+    balance: Literal["inverse", "sqrt", "effective", "none"] = Field(
+        "inverse", description="style sampling weights"
+    )
     rank: int = Field(8, ge=1, le=1024, description="LoRA rank")
-    alpha: float | None = Field(None, gt=0.0, description="LoRA alpha (default: the rank, i.e. scale 1)")
+    alpha: float | None = Field(
+        None, gt=0.0, description="LoRA alpha (default: the rank, i.e. scale 1)"
+    )
     lora_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     target_modules: list[str] = Field(
-        default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"], min_length=1, description="UNet modules given LoRA"
+        default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"],
+        min_length=1,
+        description="UNet modules given LoRA",
     )
     train_text_encoder: bool = Field(False, description="also give the text encoder LoRA layers")
     text_encoder_target_modules: list[str] = Field(
@@ -287,24 +402,52 @@ class LoraConfig(DeviceConfig):
     warmup_steps: int = Field(0, ge=0)
     batch_size: int = Field(1, ge=1, description="images per device per micro-batch")
     grad_accum: int = Field(4, ge=1, description="micro-batches per optimizer step")
-    gradient_checkpointing: bool = Field(False, description="recompute UNet activations: less memory, ~20-30% slower")
+    gradient_checkpointing: bool = Field(
+        False, description="recompute UNet activations: less memory, ~20-30% slower"
+    )
     max_grad_norm: float | None = Field(1.0, gt=0.0)
     max_steps: int = Field(2000, ge=1, description="optimizer steps")
-    max_minutes: float | None = Field(None, gt=0.0, description="stop (and save) after this wall-clock budget")
-    snr_gamma: float | None = Field(None, gt=0.0, description="Min-SNR loss weighting gamma (5.0 is the paper's)")
-    noise_offset: float = Field(0.0, ge=0.0, description="offset-noise strength (0.05-0.1 helps very dark/bright images)")
-    checkpoint_every: int = Field(500, ge=1, description="save checkpoints/last.ckpt and the LoRA weights every N steps")
-    validation_every: int = Field(500, ge=0, description="sample validation images every N steps (0: never)")
-    validation_styles: list[str] = Field(default_factory=list, description="default: up to 4 styles spread over the classes")
-    validation_prompt: str | None = Field(None, description="subject added to each style's caption for validation images")
-    inference_steps: int = Field(30, ge=1, description="sampling steps of validation and generation")
+    max_minutes: float | None = Field(
+        None, gt=0.0, description="stop (and save) after this wall-clock budget"
+    )
+    snr_gamma: float | None = Field(
+        None, gt=0.0, description="Min-SNR loss weighting gamma (5.0 is the paper's)"
+    )
+    noise_offset: float = Field(
+        0.0, ge=0.0, description="offset-noise strength (0.05-0.1 helps very dark/bright images)"
+    )
+    checkpoint_every: int = Field(
+        500, ge=1, description="save checkpoints/last.ckpt and the LoRA weights every N steps"
+    )
+    validation_every: int = Field(
+        500, ge=0, description="sample validation images every N steps (0: never)"
+    )
+    validation_styles: list[str] = Field(
+        default_factory=list, description="default: up to 4 styles spread over the classes"
+    )
+    validation_prompt: str | None = Field(
+        None, description="subject added to each style's caption for validation images"
+    )
+    inference_steps: int = Field(
+        30, ge=1, description="sampling steps of validation and generation"
+    )
     guidance_scale: float = Field(7.5, ge=0.0, description="classifier-free guidance scale")
-    safety_checker: bool = Field(False, description="run the model's NSFW checker (it blacks out flagged paintings)")
-    loader_workers: int = Field(0, ge=0, description="image-decoding worker processes (0: decode in the training process)")
+    safety_checker: bool = Field(
+        False, description="run the model's NSFW checker (it blacks out flagged paintings)"
+    )
+    loader_workers: int = Field(
+        0, ge=0, description="image-decoding worker processes (0: decode in the training process)"
+    )
     log_every: int = Field(10, ge=1, description="optimizer steps per history.csv row")
     progress: bool = True
 
-    @field_validator("target_modules", "text_encoder_target_modules", "validation_styles", mode="before")
+    @field_validator(
+        "target_modules",
+        "text_encoder_target_modules",
+        "validation_styles",
+        "styles",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         # ``--target-modules to_q,to_v`` arrives as text
@@ -317,7 +460,9 @@ class LoraConfig(DeviceConfig):
     def _multiple_of_8(cls, value: int) -> int:
         # the VAE shrinks the side 8x (SD) and the UNet halves it again; other sides fail inside the UNet
         if value % 8:
-            raise ValueError(f"must be a multiple of 8 (for example {value - value % 8 or 8} or {value - value % 8 + 8})")
+            raise ValueError(
+                f"must be a multiple of 8 (for example {value - value % 8 or 8} or {value - value % 8 + 8})"
+            )
         return value
 
     @field_validator("artist_caption", "validation_prompt", mode="before")
@@ -336,33 +481,68 @@ class LoraConfig(DeviceConfig):
         try:
             value.format(style="S", artist="A")
         except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"may only use the placeholders {{style}} and {{artist}} ({exc})") from None
+            raise ValueError(
+                f"may only use the placeholders {{style}} and {{artist}} ({exc})"
+            ) from None
         return value
 
 
 class StylizerConfig(TrainConfig):
     """``artstyle train stylizer``: an autoencoder conditioned on a learned embedding per style (CPU demo defaults)."""
 
-    model: str = Field("stylizer_tiny", description="architecture name (artstyle.models.architecture_names('stylizer'))")
-    size: int = Field(32, ge=16, le=1024, description="image side in pixels after resizing (a multiple of 4 for stylizer_tiny)")
+    model: str = Field(
+        "stylizer_tiny",
+        description="architecture name (artstyle.models.architecture_names('stylizer'))",
+    )
+    size: int = Field(
+        32,
+        ge=16,
+        le=1024,
+        description="image side in pixels after resizing (a multiple of 4 for stylizer_tiny)",
+    )
     batch_size: int = Field(32, ge=1)
     warmup_epochs: float = Field(0.2, ge=0.0)
-    style_dim: int | None = Field(None, ge=2, description="length of each style embedding (default: the preset's)")
-    width: int | None = Field(None, ge=4, description="channels at full resolution (default: the preset's)")
-    modulation: Literal["film", "adain"] | None = Field(None, description="how the style enters the decoder (default: the preset's)")
-    critic: Path | None = Field(None, description="classifier run whose frozen network pushes outputs toward the target style")
-    judge: Path | None = Field(None, description="a different classifier run that scores the style-hit rate at the end")
+    style_dim: int | None = Field(
+        None, ge=2, description="length of each style embedding (default: the preset's)"
+    )
+    width: int | None = Field(
+        None, ge=4, description="channels at full resolution (default: the preset's)"
+    )
+    modulation: Literal["film", "adain"] | None = Field(
+        None, description="how the style enters the decoder (default: the preset's)"
+    )
+    critic: Path | None = Field(
+        None,
+        description="classifier run whose frozen network pushes outputs toward the target style",
+    )
+    judge: Path | None = Field(
+        None, description="a different classifier run that scores the style-hit rate at the end"
+    )
     style_features: Literal["auto", "random", "critic"] = Field(
-        "auto", description="network whose Gram matrices describe texture (auto: the critic's early layers when given)"
+        "auto",
+        description="network whose Gram matrices describe texture (auto: the critic's early layers when given)",
     )
     init_styles: Path | None = Field(
-        None, description="classifier or autoencoder run: start each embedding at its style's mean feature vector"
+        None,
+        description="classifier or autoencoder run: start each embedding at its style's mean feature vector",
     )
-    recon_weight: float = Field(1.0, ge=0.0, description="L1 between the own-style output and the input")
-    gram_weight: float = Field(1.0, ge=0.0, description="Gram-matrix style loss toward the target style's mean")
-    critic_weight: float = Field(1.0, ge=0.0, description="critic cross-entropy toward the target style")
-    content_weight: float = Field(1.0, ge=0.0, description="1 - SSIM between a mismatched output and its input")
-    critic_augment: bool = Field(True, description="the critic sees each output shifted and mirrored at random")
+    recon_weight: float = Field(
+        1.0, ge=0.0, description="L1 between the own-style output and the input"
+    )
+    gram_weight: float = Field(
+        1.0, ge=0.0, description="Gram-matrix style loss toward the target style's mean"
+    )
+    critic_weight: float = Field(
+        1.0, ge=0.0, description="critic cross-entropy toward the target style"
+    )
+    content_weight: float = Field(
+        1.0, ge=0.0, description="1 - SSIM between a mismatched output and its input"
+    )
+    critic_augment: bool = Field(
+        True, description="the critic sees each output shifted and mirrored at random"
+    )
     flip: bool = Field(True, description="random horizontal flips of training images")
     n_grid: int = Field(8, ge=2, le=27, description="images and styles in figures/style_grid.png")
-    score_images: int = Field(200, ge=1, description="test images scored against every other style at the end")
+    score_images: int = Field(
+        200, ge=1, description="test images scored against every other style at the end"
+    )

@@ -119,11 +119,27 @@ def run_demo(
         return result
 
     step("synthetic data", data / "synthetic.json", lambda: _synth(data, plan, seed))
-    step("stats, audit and balance plan", out / "data" / "balance.json", lambda: _data_reports(data, out / "data"))
+    step(
+        "stats, audit and balance plan",
+        out / "data" / "balance.json",
+        lambda: _data_reports(data, out / "data"),
+    )
     step("image cache", None, lambda: _cache(data, plan))
-    step("classifier", runs / "classifier" / "metrics.json", lambda: _classifier(data, runs / "classifier", plan, seed))
-    step("balance comparison", runs / "balance" / "comparison.json", lambda: _balance(data, runs / "balance", plan, seed))
-    step("autoencoder", runs / "autoencoder" / "metrics.json", lambda: _autoencoder(data, runs / "autoencoder", plan, seed))
+    step(
+        "classifier",
+        runs / "classifier" / "metrics.json",
+        lambda: _classifier(data, runs / "classifier", plan, seed),
+    )
+    step(
+        "balance comparison",
+        runs / "balance" / "comparison.json",
+        lambda: _balance(data, runs / "balance", plan, seed),
+    )
+    step(
+        "autoencoder",
+        runs / "autoencoder" / "metrics.json",
+        lambda: _autoencoder(data, runs / "autoencoder", plan, seed),
+    )
     step(
         "representations and clustering",
         runs / "representations" / "representations.json",
@@ -133,7 +149,9 @@ def run_demo(
     if base_model is not None:
         step("LoRA", runs / "lora" / "metrics.json", lambda: _lora(base_model, data, runs / "lora"))
     else:
-        say("[skip]  LoRA: no base model folder given (make demo BASE_MODEL=/path/to/stable-diffusion)")
+        say(
+            "[skip]  LoRA: no base model folder given (make demo BASE_MODEL=/path/to/stable-diffusion)"
+        )
     report = out / "report.html"
     step("report", None, lambda: _report(out, report))
     _gallery(runs, out / "gallery")
@@ -230,7 +248,12 @@ def _representations(data: Path, runs: Path, plan: DemoPlan, seed: int) -> None:
     from artstyle.config import ClusterConfig
 
     config = ClusterConfig(
-        data=data, seed=seed, max_points=plan.cluster_max_points, pixel_size=plan.size, progress=False, threads=1
+        data=data,
+        seed=seed,
+        max_points=plan.cluster_max_points,
+        pixel_size=plan.size,
+        progress=False,
+        threads=1,
     )
     compare_sources(
         config,
@@ -284,7 +307,9 @@ def _lora(base_model: str | os.PathLike, data: Path, out: Path) -> None:
 def _report(out: Path, report: Path) -> None:
     from artstyle.report.html import build_report
 
-    build_report([out / "data", out / "runs"], out=report, markdown=out / "report.md", title="artstyle demo")
+    build_report(
+        [out / "data", out / "runs"], out=report, markdown=out / "report.md", title="artstyle demo"
+    )
 
 
 # the figures the README's gallery shows, copied from the runs under fixed names
@@ -331,7 +356,9 @@ def headline(runs: Path) -> list[str]:
         )
     ae = metrics("autoencoder")
     if ae:
-        lines.append(f"autoencoder: PSNR {ae['psnr']:.1f} dB, SSIM {ae['ssim']:.3f} on held-out images")
+        lines.append(
+            f"autoencoder: PSNR {ae['psnr']:.1f} dB, SSIM {ae['ssim']:.3f} on held-out images"
+        )
     representations = runs / "representations" / "representations.json"
     if representations.is_file():
         lines.append("clustering: " + read_json(representations).get("answer", ""))

@@ -43,7 +43,10 @@ _STYLE_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "p"]
 
 def style_markers(n_styles: int) -> list[tuple[tuple[float, float, float, float], str]]:
     """(colour, marker) for each of ``n_styles`` styles; all pairs distinct up to 90 styles."""
-    return [(_STYLE_COLOURS[i % len(_STYLE_COLOURS)], _STYLE_MARKERS[i % len(_STYLE_MARKERS)]) for i in range(n_styles)]
+    return [
+        (_STYLE_COLOURS[i % len(_STYLE_COLOURS)], _STYLE_MARKERS[i % len(_STYLE_MARKERS)])
+        for i in range(n_styles)
+    ]
 
 
 def _cluster_colours(n: int) -> list[Any]:
@@ -88,15 +91,37 @@ def embedding_scatter(
     height = 6.8 + legend_inches
     fig, (ax_style, ax_cluster) = plt.subplots(1, 2, figsize=(15, height))
     # leave the bottom strip for the legend: outside the axes, below both panels
-    fig.subplots_adjust(left=0.02, right=0.98, top=1 - 0.75 / height, bottom=(legend_inches + 0.15) / height, wspace=0.04)
+    fig.subplots_adjust(
+        left=0.02,
+        right=0.98,
+        top=1 - 0.75 / height,
+        bottom=(legend_inches + 0.15) / height,
+        wspace=0.04,
+    )
     styles_array = np.asarray(styles)
     handles = []
     for name in present:
         colour, marker = pairs[name]
         mask = styles_array == name
-        ax_style.scatter(points[mask, 0], points[mask, 1], s=size, c=[colour], marker=marker, alpha=0.75, linewidths=0)
+        ax_style.scatter(
+            points[mask, 0],
+            points[mask, 1],
+            s=size,
+            c=[colour],
+            marker=marker,
+            alpha=0.75,
+            linewidths=0,
+        )
         handles.append(
-            Line2D([], [], linestyle="", marker=marker, color=colour, markersize=8, label=f"{name} ({int(mask.sum())})")
+            Line2D(
+                [],
+                [],
+                linestyle="",
+                marker=marker,
+                color=colour,
+                markersize=8,
+                label=f"{name} ({int(mask.sum())})",
+            )
         )
     ax_style.set_title("coloured and shaped by style")
 
@@ -106,11 +131,18 @@ def embedding_scatter(
     for cluster in ids:
         mask = clusters == cluster
         colour = colours.get(cluster, (0.6, 0.6, 0.6, 1.0))
-        ax_cluster.scatter(points[mask, 0], points[mask, 1], s=size, c=[colour], alpha=0.75, linewidths=0)
+        ax_cluster.scatter(
+            points[mask, 0], points[mask, 1], s=size, c=[colour], alpha=0.75, linewidths=0
+        )
         if cluster >= 0 and mask.any():
             x, y = np.median(points[mask], axis=0)
             ax_cluster.annotate(
-                str(cluster), (x, y), ha="center", va="center", fontsize=8, weight="bold",
+                str(cluster),
+                (x, y),
+                ha="center",
+                va="center",
+                fontsize=8,
+                weight="bold",
                 bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": colour, "alpha": 0.6},
             )
     noise = " (grey: noise)" if any(c < 0 for c in ids) else ""
@@ -121,8 +153,16 @@ def embedding_scatter(
     fig.suptitle(title, fontsize=11)
     # legend outside the axes, below both panels, so 27 styles never cover points
     fig.legend(
-        handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.01), ncol=n_legend_cols, fontsize=8,
-        frameon=False, title="style", title_fontsize=9, handletextpad=0.3, columnspacing=1.2,
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.01),
+        ncol=n_legend_cols,
+        fontsize=8,
+        frameon=False,
+        title="style",
+        title_fontsize=9,
+        handletextpad=0.3,
+        columnspacing=1.2,
     )
     return fig
 
@@ -156,7 +196,12 @@ def contingency_heatmap(
             for j in range(n_clusters):
                 if table[i, j]:
                     ax.text(
-                        j, i, f"{int(table[i, j])}", ha="center", va="center", fontsize=6,
+                        j,
+                        i,
+                        f"{int(table[i, j])}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
                         color="black" if shares[i, j] > 0.6 else "white",
                     )
     fig.colorbar(image, ax=ax, label="share of the style's images", fraction=0.04)
@@ -173,10 +218,25 @@ def k_sweep_figure(rows: Sequence[dict[str, Any]], *, n_styles: int, title: str 
         values = [np.nan if row.get(key) is None else row[key] for row in rows]
         ax.plot(ks, values, marker=marker, label=key)
     ax.axvline(n_styles, color="grey", linestyle="--", linewidth=1)
-    ax.annotate(f"{n_styles} styles", (n_styles, 1.0), xytext=(3, -12), textcoords="offset points", fontsize=8, color="grey")
+    ax.annotate(
+        f"{n_styles} styles",
+        (n_styles, 1.0),
+        xytext=(3, -12),
+        textcoords="offset points",
+        fontsize=8,
+        color="grey",
+    )
     ax.set_xlabel("k (clusters)")
     ax.set_ylabel("score")
-    ax.set_ylim(min(0.0, *[row.get("ari", 0) or 0 for row in rows], *[row.get("silhouette") or 0 for row in rows]) - 0.02, 1.02)
+    ax.set_ylim(
+        min(
+            0.0,
+            *[row.get("ari", 0) or 0 for row in rows],
+            *[row.get("silhouette") or 0 for row in rows],
+        )
+        - 0.02,
+        1.02,
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_title(title, fontsize=10)
@@ -191,11 +251,15 @@ def _to_uint8(images: np.ndarray) -> np.ndarray:
     return (np.clip(images, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 
-def cluster_strips(groups: Sequence[np.ndarray], labels: Sequence[str], *, title: str = "") -> Figure:
+def cluster_strips(
+    groups: Sequence[np.ndarray], labels: Sequence[str], *, title: str = ""
+) -> Figure:
     """One row per cluster of its most central images (uint8 (n, S, S, 3) each), labelled on the left."""
     n_rows = max(len(groups), 1)
     n_cols = max((len(group) for group in groups), default=1)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.1 * n_cols + 3.2, 1.1 * n_rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(1.1 * n_cols + 3.2, 1.1 * n_rows + 0.6), squeeze=False
+    )
     for r, (group, label) in enumerate(zip(groups, labels, strict=True)):
         group = _to_uint8(group)
         for c in range(n_cols):
@@ -222,16 +286,33 @@ def representation_bars(rows: Sequence[dict[str, Any]]) -> Figure:
     for i, row in enumerate(rows):
         means = [row[key] or 0.0 for key in keys]
         spreads = [row.get(f"{key}_std") or 0.0 for key in keys]
-        bars = ax.bar(x + (i - (len(rows) - 1) / 2) * width, means, width, yerr=spreads, capsize=2, label=names[i])
+        bars = ax.bar(
+            x + (i - (len(rows) - 1) / 2) * width,
+            means,
+            width,
+            yerr=spreads,
+            capsize=2,
+            label=names[i],
+        )
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
         if row.get("nmi_chance") is not None:
             centre = x[0] + (i - (len(rows) - 1) / 2) * width
-            ax.hlines(row["nmi_chance"], centre - width / 2, centre + width / 2, colors="black", linestyles="--", linewidth=1)
+            ax.hlines(
+                row["nmi_chance"],
+                centre - width / 2,
+                centre + width / 2,
+                colors="black",
+                linestyles="--",
+                linewidth=1,
+            )
     ax.set_xticks(x, keys)
     ax.set_ylabel("score against style labels")
     ax.set_ylim(min(0.0, *[row["ari"] or 0.0 for row in rows]) - 0.02, 1.05)
     ax.legend(fontsize=8)
-    ax.set_title("Same images, same clustering: which representation groups styles? (dashed: chance NMI)", fontsize=10)
+    ax.set_title(
+        "Same images, same clustering: which representation groups styles? (dashed: chance NMI)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -239,13 +320,17 @@ def representation_bars(rows: Sequence[dict[str, Any]]) -> Figure:
 # ---------------------------------------------------------------- autoencoder figures
 
 
-def reconstruction_grid(originals: np.ndarray, reconstructions: np.ndarray, *, title: str = "") -> Figure:
+def reconstruction_grid(
+    originals: np.ndarray, reconstructions: np.ndarray, *, title: str = ""
+) -> Figure:
     """Originals (top row) over their reconstructions (bottom row); uint8 or [0, 1] float (N, S, S, 3)."""
     originals = _to_uint8(originals)
     reconstructions = _to_uint8(reconstructions)
     n = len(originals)
     fig, axes = plt.subplots(2, n, figsize=(1.4 * n + 0.8, 3.3), squeeze=False)
-    for row, (images, name) in enumerate(((originals, "original"), (reconstructions, "reconstruction"))):
+    for row, (images, name) in enumerate(
+        ((originals, "original"), (reconstructions, "reconstruction"))
+    ):
         for c in range(n):
             ax = axes[row, c]
             ax.imshow(images[c])
@@ -264,7 +349,9 @@ def autoencoder_curves(history: Sequence[dict[str, Any]]) -> Figure:
     for key, label in (("train_loss", "train"), ("val_loss", "held-out")):
         values = [row.get(key) for row in history]
         if any(v is not None for v in values):
-            ax_loss.plot(epochs, [np.nan if v is None else v for v in values], marker="o", label=label)
+            ax_loss.plot(
+                epochs, [np.nan if v is None else v for v in values], marker="o", label=label
+            )
     ax_loss.set_yscale("log")
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("loss")
@@ -317,7 +404,9 @@ def training_curves(
     return fig
 
 
-def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], *, title: str = "") -> Figure:
+def confusion_matrix_figure(
+    matrix: np.ndarray, classes: Sequence[str], *, title: str = ""
+) -> Figure:
     """Row-normalised confusion matrix (each true style's row sums to 1), labelled on both axes.
 
     Rows of styles absent from the data stay empty and are marked in their label.
@@ -329,7 +418,10 @@ def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], *, title
     side = max(4.5, 0.36 * n + 2.5)
     fig, ax = plt.subplots(figsize=(side + 1.2, side))
     image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    row_labels = [f"{name} ({int(s)})" if s else f"{name} (absent)" for name, s in zip(classes, support[:, 0], strict=True)]
+    row_labels = [
+        f"{name} ({int(s)})" if s else f"{name} (absent)"
+        for name, s in zip(classes, support[:, 0], strict=True)
+    ]
     ax.set_xticks(range(n), classes, rotation=90, fontsize=7)
     ax.set_yticks(range(n), row_labels, fontsize=7)
     ax.set_xlabel("predicted style")
@@ -338,8 +430,15 @@ def confusion_matrix_figure(matrix: np.ndarray, classes: Sequence[str], *, title
         for i in range(n):
             for j in range(n):
                 if shares[i, j] >= 0.005:
-                    ax.text(j, i, f"{shares[i, j]:.2f}".lstrip("0"), ha="center", va="center", fontsize=6,
-                            color="white" if shares[i, j] > 0.55 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{shares[i, j]:.2f}".lstrip("0"),
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if shares[i, j] > 0.55 else "black",
+                    )
     fig.colorbar(image, ax=ax, fraction=0.04, label="share of the true style's images")
     ax.set_title(title or "confusion matrix (rows sum to 1)", fontsize=10)
     fig.tight_layout()
@@ -360,13 +459,24 @@ def per_class_figure(
     fig, ax = plt.subplots(figsize=(7.5, max(3.0, 0.3 * n + 1.2)))
     for i, (label, series) in enumerate(values.items()):
         numbers = np.array([np.nan if v is None else v for v in series], dtype=float)
-        ax.barh(y + (i - (len(values) - 1) / 2) * height, np.nan_to_num(numbers), height, label=label)
-    ax.set_yticks(y, [f"{name} ({int(s)})" if s else f"{name} (absent)" for name, s in zip(classes, support, strict=True)], fontsize=7)
+        ax.barh(
+            y + (i - (len(values) - 1) / 2) * height, np.nan_to_num(numbers), height, label=label
+        )
+    ax.set_yticks(
+        y,
+        [
+            f"{name} ({int(s)})" if s else f"{name} (absent)"
+            for name, s in zip(classes, support, strict=True)
+        ],
+        fontsize=7,
+    )
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("score on the test split (test images per style in brackets)")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never covers a bar
+    ax.legend(
+        fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0)
+    )  # outside: never covers a bar
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -384,13 +494,17 @@ def balance_comparison_figure(
     fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * len(strategies) + 2), 4.2))
     for i, (label, series) in enumerate(scores.items()):
         numbers = np.array([np.nan if v is None else v for v in series], dtype=float)
-        bars = ax.bar(x + (i - (len(scores) - 1) / 2) * width, np.nan_to_num(numbers), width, label=label)
+        bars = ax.bar(
+            x + (i - (len(scores) - 1) / 2) * width, np.nan_to_num(numbers), width, label=label
+        )
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
     ax.set_xticks(x, strategies)
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("score on the test split")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(scores), frameon=False)
+    ax.legend(
+        fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(scores), frameon=False
+    )
     ax.set_title(title or "imbalance strategies, same seed and budget", fontsize=10)
     fig.tight_layout()
     return fig
@@ -423,7 +537,9 @@ def stylize_grid_figure(
     outputs = _to_uint8(outputs)
     n_rows, n_cols = outputs.shape[0], outputs.shape[1]
     cell = 1.05 if n_cols > 6 else 1.3
-    fig, axes = plt.subplots(n_rows, n_cols + 1, figsize=(cell * (n_cols + 1) + 1.6, cell * n_rows + 1.2), squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows, n_cols + 1, figsize=(cell * (n_cols + 1) + 1.6, cell * n_rows + 1.2), squeeze=False
+    )
     for r in range(n_rows):
         for c in range(n_cols + 1):
             ax = axes[r, c]
@@ -436,7 +552,9 @@ def stylize_grid_figure(
                 spine.set_visible(c == 0 or same)
                 spine.set_linewidth(2.5 if same else 1.0)
                 spine.set_edgecolor("crimson" if same else "black")
-        axes[r, 0].set_ylabel(_pretty_style(row_labels[r]), rotation=0, ha="right", va="center", fontsize=7)
+        axes[r, 0].set_ylabel(
+            _pretty_style(row_labels[r]), rotation=0, ha="right", va="center", fontsize=7
+        )
     axes[0, 0].set_title("input", fontsize=7)
     for c, label in enumerate(col_labels, start=1):
         axes[0, c].set_title(_pretty_style(label), fontsize=7, rotation=30, ha="left", va="bottom")
@@ -445,13 +563,35 @@ def stylize_grid_figure(
     return fig
 
 
-def style_embedding_map(points: np.ndarray, names: Sequence[str], *, title: str = "", explained: Sequence[float] | None = None) -> Figure:
+def style_embedding_map(
+    points: np.ndarray,
+    names: Sequence[str],
+    *,
+    title: str = "",
+    explained: Sequence[float] | None = None,
+) -> Figure:
     """A 2-D map (e.g. PCA) of one point per style, each with its style's colour-marker pair and its name."""
     points = np.asarray(points, dtype=float)
     fig, ax = plt.subplots(figsize=(7.5, 6.0))
-    for i, ((colour, marker), name) in enumerate(zip(style_markers(len(names)), names, strict=True)):
-        ax.scatter(points[i, 0], points[i, 1], color=colour, marker=marker, s=70, edgecolors="black", linewidths=0.5)
-        ax.annotate(_pretty_style(name), (points[i, 0], points[i, 1]), xytext=(4, 3), textcoords="offset points", fontsize=7)
+    for i, ((colour, marker), name) in enumerate(
+        zip(style_markers(len(names)), names, strict=True)
+    ):
+        ax.scatter(
+            points[i, 0],
+            points[i, 1],
+            color=colour,
+            marker=marker,
+            s=70,
+            edgecolors="black",
+            linewidths=0.5,
+        )
+        ax.annotate(
+            _pretty_style(name),
+            (points[i, 0], points[i, 1]),
+            xytext=(4, 3),
+            textcoords="offset points",
+            fontsize=7,
+        )
     if explained is not None and len(explained) >= 2:
         ax.set_xlabel(f"PC 1 ({100 * explained[0]:.0f}% of variance)")
         ax.set_ylabel(f"PC 2 ({100 * explained[1]:.0f}% of variance)")
@@ -465,20 +605,41 @@ def stylizer_curves(history: Sequence[dict[str, Any]]) -> Figure:
     """Per epoch: the stylizer's loss terms (train and validation) and its SSIM / critic-hit rates."""
     epochs = [row.get("epoch") for row in history]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for key, label in (("loss", "total"), ("recon", "reconstruction L1"), ("gram", "Gram style"), ("critic", "critic CE"), ("content", "1 - SSIM content")):
+    for key, label in (
+        ("loss", "total"),
+        ("recon", "reconstruction L1"),
+        ("gram", "Gram style"),
+        ("critic", "critic CE"),
+        ("content", "1 - SSIM content"),
+    ):
         for prefix, style in (("train_", "-"), ("val_", "--")):
             values = [row.get(prefix + key) for row in history]
             if any(v is not None for v in values):
-                left.plot(epochs, [np.nan if v is None else v for v in values], style, label=f"{prefix[:-1]} {label}")
+                left.plot(
+                    epochs,
+                    [np.nan if v is None else v for v in values],
+                    style,
+                    label=f"{prefix[:-1]} {label}",
+                )
     left.set_xlabel("epoch")
     left.set_ylabel("loss")
     left.set_yscale("log")
     left.grid(alpha=0.3)
     left.legend(fontsize=6, ncol=2)
-    for key, label in (("val_own_ssim", "own-style SSIM"), ("val_content_ssim", "other-style SSIM to input"), ("val_critic_hit_rate", "critic sees target style")):
+    for key, label in (
+        ("val_own_ssim", "own-style SSIM"),
+        ("val_content_ssim", "other-style SSIM to input"),
+        ("val_critic_hit_rate", "critic sees target style"),
+    ):
         values = [row.get(key) for row in history]
         if any(v is not None for v in values):
-            right.plot(epochs, [np.nan if v is None else v for v in values], marker="o", markersize=3, label=label)
+            right.plot(
+                epochs,
+                [np.nan if v is None else v for v in values],
+                marker="o",
+                markersize=3,
+                label=label,
+            )
     right.set_xlabel("epoch")
     right.set_ylim(0, 1.02)
     right.grid(alpha=0.3)

@@ -127,9 +127,13 @@ def scan(
     """
     root = Path(root).expanduser()
     if not root.exists():
-        raise ArtstyleError(f"data folder {root} does not exist; pass the folder that holds train/ and test/")
+        raise ArtstyleError(
+            f"data folder {root} does not exist; pass the folder that holds train/ and test/"
+        )
     if test_fraction is not None and not 0.0 < test_fraction < 1.0:
-        raise ArtstyleError(f"--test-fraction must be between 0 and 1 (exclusive), got {test_fraction}")
+        raise ArtstyleError(
+            f"--test-fraction must be between 0 and 1 (exclusive), got {test_fraction}"
+        )
     if root.is_file():
         if root.suffix.lower() == ".parquet":
             return _scan_parquet([root], root.parent, test_fraction, seed)
@@ -145,7 +149,9 @@ def scan(
         return _scan_parquet(parquet_files, root, test_fraction, seed)
     if has_split_dirs:
         if not (root / "train").is_dir():
-            raise ArtstyleError(f"{root} has test/ but no train/ folder; the class map comes from train/")
+            raise ArtstyleError(
+                f"{root} has test/ but no train/ folder; the class map comes from train/"
+            )
         if test_fraction is not None and (root / "test").is_dir():
             raise ArtstyleError(
                 f"{root} has its own test/ split; drop --test-fraction or point at {root / 'train'}"
@@ -194,7 +200,9 @@ def _walk_split(split_root: Path, split: str) -> tuple[list[Item], list[Skipped]
                 skipped.append(Skipped(str(path), "hidden file"))
                 continue
             if path.suffix.lower() not in IMAGE_EXTENSIONS:
-                skipped.append(Skipped(str(path), f"not an image extension ({path.suffix or 'none'})"))
+                skipped.append(
+                    Skipped(str(path), f"not an image extension ({path.suffix or 'none'})")
+                )
                 continue
             if here == split_root:
                 skipped.append(Skipped(str(path), "image outside a style folder"))
@@ -227,7 +235,9 @@ def _finish(
     skipped: list[Skipped],
 ) -> Index:
     if not train:
-        if not any(p.is_dir() for p in _subdirs(root / "train" if (root / "train").is_dir() else root)):
+        if not any(
+            p.is_dir() for p in _subdirs(root / "train" if (root / "train").is_dir() else root)
+        ):
             raise ArtstyleError(
                 f"{root} holds no style folders; expected {root}/train/<Style>/*.jpg "
                 "(or <Style>/*.jpg for a single folder)"
@@ -249,7 +259,9 @@ def _finish(
     if test and missing:
         notes.append(f"styles with training images but none in test: {', '.join(missing)}")
     items = sorted(train, key=lambda i: i.rel) + sorted(test, key=lambda i: i.rel)
-    return Index(root=root, source_kind=kind, items=items, classes=classes, skipped=skipped, notes=notes)
+    return Index(
+        root=root, source_kind=kind, items=items, classes=classes, skipped=skipped, notes=notes
+    )
 
 
 def _subdirs(folder: Path) -> list[Path]:
@@ -281,7 +293,9 @@ def _split_stratified(index: Index, test_fraction: float, seed: int) -> Index:
             fields = {**item.__dict__, "split": target}
             (test if target == "test" else train).append(Item(**fields))
     index = _finish(index.root, index.source_kind, train, test, index.skipped)
-    index.notes.insert(0, f"no test split on disk: {test_fraction:.0%} of each style held out (seed {seed})")
+    index.notes.insert(
+        0, f"no test split on disk: {test_fraction:.0%} of each style held out (seed {seed})"
+    )
     return index
 
 
@@ -319,7 +333,9 @@ def _artgan_image_root(root: Path, csv_path: Path) -> Path:
     return root
 
 
-def _read_artgan_rows(csv_path: Path, image_root: Path, split: str, skipped: list[Skipped]) -> list[Item]:
+def _read_artgan_rows(
+    csv_path: Path, image_root: Path, split: str, skipped: list[Skipped]
+) -> list[Item]:
     items: list[Item] = []
     label_of_style: dict[str, str] = {}
     try:
@@ -343,16 +359,20 @@ def _read_artgan_rows(csv_path: Path, image_root: Path, split: str, skipped: lis
             last_line = reader.line_num
             where = f"{csv_path}:{last_line}"
             if last_line > first_line:  # a stray quote: the reader joined lines into one field
-                skipped.append(Skipped(
-                    f"{csv_path}:{first_line}-{last_line}",
-                    f"a quote opened on line {first_line} closes on line {last_line}, so those "
-                    f"{last_line - first_line + 1} lines were read as one row; remove the stray quote",
-                ))
+                skipped.append(
+                    Skipped(
+                        f"{csv_path}:{first_line}-{last_line}",
+                        f"a quote opened on line {first_line} closes on line {last_line}, so those "
+                        f"{last_line - first_line + 1} lines were read as one row; remove the stray quote",
+                    )
+                )
                 continue
             if not row or not row[0].strip():
                 continue
             if len(row) != 2:
-                skipped.append(Skipped(where, f"expected 'Style/file.jpg,idx', got {len(row)} fields"))
+                skipped.append(
+                    Skipped(where, f"expected 'Style/file.jpg,idx', got {len(row)} fields")
+                )
                 continue
             rel, label = row[0].strip(), row[1].strip()
             reason = _unsafe_relative(rel)
@@ -361,7 +381,9 @@ def _read_artgan_rows(csv_path: Path, image_root: Path, split: str, skipped: lis
                 continue
             path = (image_root / rel).resolve()
             if not path.is_relative_to(image_root):
-                skipped.append(Skipped(where, f"refused path {rel!r}: it leaves the data root via a link"))
+                skipped.append(
+                    Skipped(where, f"refused path {rel!r}: it leaves the data root via a link")
+                )
                 continue
             parts = rel.replace("\\", "/").split("/")
             if len(parts) < 2:
@@ -435,7 +457,9 @@ def _scan_parquet(files: list[Path], root: Path, test_fraction: float | None, se
                 f"(style/label); it has {', '.join(schema.names)}"
             )
         names = _parquet_label_names(schema, label_col)
-        split = "test" if re.search(r"(^|[-_/])(test|val|validation)([-_.]|$)", path.name) else "train"
+        split = (
+            "test" if re.search(r"(^|[-_/])(test|val|validation)([-_.]|$)", path.name) else "train"
+        )
         stat = path.stat()
         try:
             labels = parquet.read(columns=[label_col]).column(label_col).to_pylist()
@@ -455,7 +479,9 @@ def _scan_parquet(files: list[Path], root: Path, test_fraction: float | None, se
             elif names is None and isinstance(label, int):
                 style = f"style_{label:02d}"
             else:
-                skipped.append(Skipped(where, f"label {label!r} is not in the {len(names or [])} style names"))
+                skipped.append(
+                    Skipped(where, f"label {label!r} is not in the {len(names or [])} style names")
+                )
                 continue
             if not style.strip() or _unsafe_relative(style) or "/" in style:
                 skipped.append(Skipped(where, f"refused style name {style!r}"))

@@ -1,6 +1,6 @@
 """Per-split image counts per style, largest first, and the imbalance ratio.
 
-    artstyle data stats DATA --json
+artstyle data stats DATA --json
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 from artstyle.data.scan import Index, scan
 
 
-def dataset_stats(root: str | os.PathLike, *, test_fraction: float | None = None, seed: int = 0) -> dict[str, Any]:
+def dataset_stats(
+    root: str | os.PathLike, *, test_fraction: float | None = None, seed: int = 0
+) -> dict[str, Any]:
     """Scan ``root`` and summarise it; the dict is what ``data stats --json`` prints."""
     return index_stats(scan(root, test_fraction=test_fraction, seed=seed))
 
@@ -20,7 +22,10 @@ def dataset_stats(root: str | os.PathLike, *, test_fraction: float | None = None
 def index_stats(index: Index) -> dict[str, Any]:
     counts = {split: index.counts(split) for split in ("train", "test")}
     rows = sorted(
-        ({"style": style, "train": counts["train"][style], "test": counts["test"][style]} for style in index.classes),
+        (
+            {"style": style, "train": counts["train"][style], "test": counts["test"][style]}
+            for style in index.classes
+        ),
         key=lambda row: (-row["train"], -row["test"], row["style"]),
     )
     splits = {}

@@ -241,7 +241,9 @@ def prompt_for(style: str, prompt: str | None, config: LoraConfig) -> str:
     return f"{caption}, {prompt}"
 
 
-def resolve_style(name: str, classes: Sequence[str]) -> str:
+def resolve_style(
+    name: str, classes: Sequence[str], *, among: str = "the run was trained on"
+) -> str:
     """``name`` as spelled in ``classes`` (case, spaces, dashes and underscores ignored)."""
     if name in classes:
         return name
@@ -252,9 +254,7 @@ def resolve_style(name: str, classes: Sequence[str]) -> str:
     matches = [style for style in classes if key(style) == key(name)]
     if len(matches) == 1:
         return matches[0]
-    raise ArtstyleError(
-        f"style {name!r} is not one the run was trained on; choose from: {', '.join(classes)}"
-    )
+    raise ArtstyleError(f"style {name!r} is not one {among}; choose from: {', '.join(classes)}")
 
 
 def default_validation_styles(classes: Sequence[str], n: int = 4) -> list[str]:
@@ -509,6 +509,16 @@ def setup_training(config: LoraConfig, *, resume: bool = False) -> LoraTraining:
             f"{config.data} has no training images; it needs train/<Style>/*.jpg or style folders"
         )
     classes = index.classes
+    if config.styles:
+        chosen = sorted(
+            {resolve_style(name, classes, among=f"of {config.data}") for name in config.styles}
+        )
+        items = [item for item in items if item.style in chosen]
+        if not items:
+            raise ArtstyleError(
+                f"{config.data} has no training images of --styles {', '.join(chosen)}"
+            )
+        classes = chosen
     validation_styles = [resolve_style(name, classes) for name in config.validation_styles]
 
     fabric = make_fabric(config)

@@ -117,7 +117,13 @@ register(
     "resnet_tiny",
     "artstyle.models.classifier:ResNetClassifier",
     kind="classifier",
-    preset={"widths": (32, 64, 128), "depths": (1, 1, 1), "stem_stride": 2, "stem_pool": True, "pool": "avgstd"},
+    preset={
+        "widths": (32, 64, 128),
+        "depths": (1, 1, 1),
+        "stem_stride": 2,
+        "stem_pool": True,
+        "pool": "avgstd",
+    },
     description="CPU demo size (64 px)",
 )
 # A step up for real paintings on a CPU: wider, one more block in the last two stages.
@@ -125,7 +131,13 @@ register(
     "resnet_small",
     "artstyle.models.classifier:ResNetClassifier",
     kind="classifier",
-    preset={"widths": (48, 96, 192), "depths": (1, 2, 2), "stem_stride": 2, "stem_pool": True, "pool": "avgstd"},
+    preset={
+        "widths": (48, 96, 192),
+        "depths": (1, 2, 2),
+        "stem_stride": 2,
+        "stem_pool": True,
+        "pool": "avgstd",
+    },
     description="CPU, real paintings (64-96 px)",
 )
 # ResNet-18 layout (He et al. 2016) for 128-224 px on one GPU, ~11 M parameters.
@@ -148,7 +160,13 @@ register(
     "conv_ae",
     "artstyle.models.autoencoder:ConvAutoencoder",
     kind="autoencoder",
-    preset={"image_size": 64, "latent_dim": 256, "widths": [32, 64], "stem_stride": 2, "bottleneck": "conv"},
+    preset={
+        "image_size": 64,
+        "latent_dim": 256,
+        "widths": [32, 64],
+        "stem_stride": 2,
+        "bottleneck": "conv",
+    },
     description="CPU size (64 px), 256-d latent (8x8x4 grid)",
 )
 # Wider and deeper for 128 px on one GPU: an 8x8 grid of 16 channels (1024-d).
@@ -156,7 +174,13 @@ register(
     "conv_ae_gpu",
     "artstyle.models.autoencoder:ConvAutoencoder",
     kind="autoencoder",
-    preset={"image_size": 128, "latent_dim": 1024, "widths": [64, 128, 256], "stem_stride": 2, "bottleneck": "conv"},
+    preset={
+        "image_size": 128,
+        "latent_dim": 1024,
+        "widths": [64, 128, 256],
+        "stem_stride": 2,
+        "bottleneck": "conv",
+    },
     description="GPU size (128 px), 1024-d latent (8x8x16 grid)",
 )
 # The fully connected bottleneck: one global 256-d code (slower to train; see the module docstring).
@@ -164,7 +188,13 @@ register(
     "conv_ae_linear",
     "artstyle.models.autoencoder:ConvAutoencoder",
     kind="autoencoder",
-    preset={"image_size": 64, "latent_dim": 256, "widths": [16, 32, 64], "stem_stride": 2, "bottleneck": "linear"},
+    preset={
+        "image_size": 64,
+        "latent_dim": 256,
+        "widths": [16, 32, 64],
+        "stem_stride": 2,
+        "bottleneck": "linear",
+    },
     description="CPU size (64 px), 256-d latent from a linear layer",
 )
 # Style-conditioned autoencoder for a CPU (32-64 px): content map at S/4, the style

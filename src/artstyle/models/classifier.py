@@ -105,7 +105,9 @@ def mean_std(x: torch.Tensor) -> torch.Tensor:
     First- and second-order feature statistics: the diagonal of the Gram
     matrices that describe style in Gatys et al. 2016.
     """
-    var, mean = torch.var_mean(x.flatten(2).float(), dim=2, correction=0)  # (B, C) each, fp32 under autocast
+    var, mean = torch.var_mean(
+        x.flatten(2).float(), dim=2, correction=0
+    )  # (B, C) each, fp32 under autocast
     # the epsilon keeps the gradient finite for a channel that is constant (e.g. all zero after ReLU)
     return torch.cat([mean, torch.sqrt(var + 1e-5)], dim=1).to(x.dtype)
 

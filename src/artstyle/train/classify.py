@@ -391,7 +391,9 @@ def resume_classifier(
     """
     from artstyle.config import validate_config
 
-    run = runs.open_run(run_path)  # no checkpoint yet (killed in its first epoch): fit starts it over
+    run = runs.open_run(
+        run_path
+    )  # no checkpoint yet (killed in its first epoch): fit starts it over
     config = runs.read_config(run, ClassifierConfig, task=TASK)
     overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
     refused = sorted(set(overrides) - RESUMABLE_KEYS)

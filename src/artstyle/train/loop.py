@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from artstyle.config import TrainConfig
+from artstyle.config import TrainConfig, effective_lr
 from artstyle.errors import ArtstyleError
 from artstyle.train import runs
 from artstyle.train.runs import RunFolder
@@ -178,8 +178,15 @@ def is_launched_child() -> bool:
 # ---------------------------------------------------------------- optimiser, schedule, EMA
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW or SGD+Nesterov; no weight decay on biases and normalisation scales (1-D tensors)."""
+def make_optimizer(
+    model: nn.Module, config: TrainConfig, world_size: int = 1
+) -> torch.optim.Optimizer:
+    """AdamW or SGD+Nesterov; no weight decay on biases and normalisation scales (1-D tensors).
+
+    The learning rate follows the batch-size rule of ``config.lr_scaling``
+    (:func:`artstyle.config.effective_lr`).
+    """
+    lr = effective_lr(config, world_size)
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
     groups = [
@@ -187,8 +194,8 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
         {"params": no_decay, "weight_decay": 0.0},
     ]
     if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True)
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.99))
+        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.99))
 
 
 @dataclass
@@ -478,7 +485,7 @@ def fit(
     model = task.build_model()
     if fabric.device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
-    optimizer = make_optimizer(model, config)
+    optimizer = make_optimizer(model, config, fabric.world_size)
 
     steps_per_epoch = len(
         batch_slices(
