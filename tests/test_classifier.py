@@ -186,7 +186,7 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(
     tiny_data, tmp_path, monkeypatch
 ) -> None:
     cache = tmp_path / "cache"
-    args = ["--epochs", "2", "--seed", "1", "--ema"]
+    args = ["--epochs", "2", "--seed", "1", "--ema", "--mixup", "0.4", "--cutmix", "1.0"]
     assert main(_train_args(tiny_data, tmp_path / "straight", cache, *args)) == 0
 
     polls = {"n": 0}
@@ -317,6 +317,42 @@ def test_logit_adjustment_only_changes_the_training_loss() -> None:
     torch.testing.assert_close(train.loss, torch.nn.functional.cross_entropy(adjusted, y))
     torch.testing.assert_close(val.loss, torch.nn.functional.cross_entropy(logits, y))
     assert val.stats["confusion"].view(3, 3)[2, 0] == 1  # predicted with the plain logits
+
+
+def test_cutmix_pastes_a_box_and_mixes_labels_by_its_area() -> None:
+    task = _imbalanced_task("none", cutmix=1.0, label_smoothing=0.0)
+    torch.manual_seed(3)
+    x = torch.arange(4, dtype=torch.float32).view(4, 1, 1, 1).expand(4, 3, 8, 8).contiguous()
+    mixed, partner, lam = task._mix(x)
+    assert partner is not None and sorted(partner.tolist()) == [0, 1, 2, 3]
+    for i in range(4):
+        own = (mixed[i] == i).float().mean().item()
+        pasted = (mixed[i] == partner[i].item()).float().mean().item()
+        if partner[i] != i:
+            assert own == pytest.approx(lam) and pasted == pytest.approx(1 - lam)
+    # the loss is the same mix of the two labels' losses
+    logits = torch.randn(4, 3)
+    y = torch.tensor([0, 1, 2, 0])
+    torch.manual_seed(3)
+    out = task.step(lambda images: logits, (x, y), "train")
+    ce = torch.nn.functional.cross_entropy
+    expected = (
+        lam * ce(logits, y, reduction="none") + (1 - lam) * ce(logits, y[partner], reduction="none")
+    ).mean()
+    torch.testing.assert_close(out.loss, expected)
+    # evaluation never mixes
+    val = task.step(lambda images: logits, (x, y), "val")
+    torch.testing.assert_close(val.loss, ce(logits, y))
+
+
+def test_mixup_blends_images_with_one_share() -> None:
+    task = _imbalanced_task("none", mixup=0.4)
+    torch.manual_seed(0)
+    x = torch.rand(6, 3, 8, 8)
+    mixed, partner, lam = task._mix(x)
+    assert 0.0 <= lam <= 1.0
+    torch.testing.assert_close(mixed, lam * x + (1 - lam) * x[partner])
+    assert _imbalanced_task("none")._mix(x)[1] is None  # off by default
 
 
 def test_stratified_validation_split() -> None:

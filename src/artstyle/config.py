@@ -221,6 +221,14 @@ class ClassifierConfig(TrainConfig):
     )
     flip: bool = True
     jitter: float = Field(0.1, ge=0.0, le=1.0, description="brightness/contrast/saturation jitter")
+    mixup: float = Field(
+        0.0, ge=0.0, description="mixup alpha (0: off): blend image pairs and their labels"
+    )
+    cutmix: float = Field(
+        0.0,
+        ge=0.0,
+        description="cutmix alpha (0: off): paste a box of another image, mix labels by area",
+    )
     tta: bool = Field(
         False, description="average predictions over the image and its mirror at evaluation"
     )

@@ -283,20 +283,60 @@ class ClassifierTask:
             ),
         }
 
+    def _mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, float]:
+        """Mixup (Zhang et al. 2018) or CutMix (Yun et al. 2019) of a training batch.
+
+        Returns the mixed images, the partner of each row (None: no mixing) and
+        the share ``lam`` of each row's own label. With both enabled, each batch
+        uses one of the two at random.
+        """
+        choices = [name for name in ("mixup", "cutmix") if getattr(self.config, name) > 0]
+        if not choices or x.shape[0] < 2:
+            return x, None, 1.0
+        # draws from torch's CPU generator, which checkpoints save and --resume restores
+        kind = choices[int(torch.randint(len(choices), ()))]
+        alpha = getattr(self.config, kind)
+        lam = float(torch.distributions.Beta(alpha, alpha).sample())
+        partner = torch.randperm(x.shape[0]).to(x.device)
+        if kind == "mixup":
+            return x * lam + x[partner] * (1.0 - lam), partner, lam
+        height, width = x.shape[-2:]
+        cut_h, cut_w = int(height * (1 - lam) ** 0.5), int(width * (1 - lam) ** 0.5)
+        top = int(torch.randint(height - cut_h + 1, ()))
+        left = int(torch.randint(width - cut_w + 1, ()))
+        mixed = x.clone()
+        mixed[..., top : top + cut_h, left : left + cut_w] = x[partner][
+            ..., top : top + cut_h, left : left + cut_w
+        ]
+        return mixed, partner, 1.0 - cut_h * cut_w / (height * width)  # the exact pasted share
+
     def step(self, model, batch, stage: str) -> StepOutput:
         x, y = batch
+        partner, lam = None, 1.0
+        if stage == "train":
+            x, partner, lam = self._mix(x)
         logits = model(x).float()  # (B, C); fp32 for the loss under bf16 autocast
         if stage == "train":
             train_logits = logits
             if self._log_prior is not None:
                 # logit adjustment (Menon et al. 2021, eq. 10): the prior is added while training only
                 train_logits = logits + self.config.logit_tau * self._log_prior
-            losses = F.cross_entropy(
-                train_logits, y, reduction="none", label_smoothing=self.config.label_smoothing
-            )
-            if self._class_weights is not None:
-                # weights average to 1 over the training samples, so the loss keeps its scale (balance.class_weights)
-                losses = losses * self._class_weights[y]
+
+            def per_image(labels: torch.Tensor) -> torch.Tensor:
+                losses = F.cross_entropy(
+                    train_logits,
+                    labels,
+                    reduction="none",
+                    label_smoothing=self.config.label_smoothing,
+                )
+                if self._class_weights is not None:
+                    # weights average to 1 over the training samples, so the loss keeps its scale (balance.class_weights)
+                    losses = losses * self._class_weights[labels]
+                return losses
+
+            losses = per_image(y)
+            if partner is not None:
+                losses = lam * losses + (1.0 - lam) * per_image(y[partner])
             loss = losses.mean()
         else:
             if self.tta:
