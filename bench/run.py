@@ -28,6 +28,8 @@ from typing import Any
 SECTIONS: dict[str, str] = {
     "cache": "bench_cache",
     "train": "bench_train",
+    "eval": "bench_eval",
+    "memory": "bench_memory",
     "lora": "bench_lora",
     "gpu": "bench_gpu",
 }

@@ -605,13 +605,22 @@ def paint_baroque(rng, h, w):
     # chiaroscuro: figures pulled out of a near-black ground by one raking light
     pal = _palette(rng, 5, {"warm": 2, "earth": 2, "dark": 1, "vivid": 1})
     yy, xx = _grid(h, w)
-    ly, lx = rng.uniform(-0.1, 0.3) * h, rng.uniform(0.1, 0.9) * w
-    reach = rng.uniform(0.45, 0.7) * max(h, w)
+    # the light falls from anywhere above the middle, sometimes from the side
+    ly, lx = rng.uniform(-0.2, 0.6) * h, rng.uniform(-0.1, 1.1) * w
+    reach = rng.uniform(0.35, 0.75) * max(h, w)
     light = np.exp(-((yy - ly) ** 2 + (xx - lx) ** 2) / reach**2)
     image = pal[0] * rng.uniform(0.08, 0.18) * (0.3 + 0.7 * light)[..., None]
+    # a dim architectural element in the gloom: a column, a window or a table edge
+    for _ in range(rng.integers(0, 3)):
+        ry, rx = rng.uniform(0.1, 0.5) * h, rng.uniform(0.03, 0.25) * w
+        if rng.random() < 0.5:
+            ry, rx = rx * h / w, ry * w / h  # lying down: a table or a ledge
+        block = _rect(yy, xx, rng.uniform(0.2, 0.9) * h, rng.uniform(0, 1) * w, ry, rx)
+        tone = pal[rng.integers(0, 5)] * rng.uniform(0.15, 0.45) * (0.4 + 0.6 * light)[..., None]
+        image = np.where((block > 0)[..., None], tone, image)
     for _ in range(rng.integers(1, 4)):
-        height = h * rng.uniform(0.5, 0.9)
-        cy, cx = h - height / 2 * rng.uniform(0.9, 1.1), rng.uniform(0.2, 0.8) * w
+        height = h * rng.uniform(0.35, 0.9)
+        cy, cx = h - height / 2 * rng.uniform(0.9, 1.4), rng.uniform(0.1, 0.9) * w
         mask = _figure(yy, xx, cy, cx, height, height * rng.uniform(0.35, 0.55), rng.uniform(-1, 1))
         # drapery folds: ridges of light across the robe
         folds = 0.75 + 0.25 * np.sin((xx - cx) / min(h, w) * rng.uniform(25, 45) + yy / h * 3)
@@ -1002,13 +1011,17 @@ def paint_symbolism(rng, h, w):
     mist = _noise(rng, h, w, rng.uniform(1.5, 3), octaves=3)
     mist = 0.5 * (mist + mist[:, ::-1])  # mirror symmetry
     image = image * (0.75 + 0.5 * mist[..., None])
-    cx = w / 2
-    cy = h * rng.uniform(0.45, 0.6)
-    glow = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (rng.uniform(0.25, 0.4) * min(h, w)) ** 2)
-    image = image + glow[..., None] * np.clip(pal[2] + 0.3, 0, 1) * 0.8
-    height = h * rng.uniform(0.5, 0.8)
-    figure = _figure(yy, xx, h - height / 2, cx, height, height * rng.uniform(0.3, 0.45))
-    image = np.where((figure > 0)[..., None], pal[3] * 0.5 + glow[..., None] * 0.4, image)
+    # the glowing figure stands near the middle, alone or with a mirrored twin
+    cx = w * rng.uniform(0.3, 0.7)
+    cy = h * rng.uniform(0.3, 0.7)
+    glow = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (rng.uniform(0.2, 0.45) * min(h, w)) ** 2)
+    image = image + glow[..., None] * np.clip(pal[2] + 0.3, 0, 1) * rng.uniform(0.5, 0.9)
+    height = h * rng.uniform(0.35, 0.85)
+    centres = [cx] if rng.random() < 0.6 else [cx * 0.6, w - cx * 0.6]
+    for x_centre in centres:
+        figure = _figure(yy, xx, h - height / 2 * rng.uniform(1.0, 1.5), x_centre, height,
+                         height * rng.uniform(0.25, 0.45), rng.uniform(-0.3, 0.3))  # fmt: skip
+        image = np.where((figure > 0)[..., None], pal[3] * 0.5 + glow[..., None] * 0.4, image)
     n_stars = _density(h, w, rng.uniform(0, 25))
     sy, sx = rng.uniform(0, 0.4 * h, n_stars), rng.uniform(0, w, n_stars)
     _stamp(image, sy, sx, np.full((n_stars, 3), 1.0, np.float32), 0)
