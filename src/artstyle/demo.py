@@ -87,9 +87,13 @@ def run_demo(
     base_model: str | os.PathLike | None = None,
     seed: int = 0,
     say: Callable[[str], None] = print,
+    plan: DemoPlan | None = None,
 ) -> dict[str, Any]:
-    """Run every step into ``out`` and return a summary (paths and headline numbers)."""
-    plan = QUICK if quick else FULL
+    """Run every step into ``out`` and return a summary (paths and headline numbers).
+
+    ``plan`` replaces the FULL / QUICK budgets (the tests run a smaller one).
+    """
+    plan = plan or (QUICK if quick else FULL)
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
         raise ArtstyleError(f"--out {out} is a file; pass a folder")
