@@ -23,12 +23,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from artstyle.config import AutoencoderConfig, validate_config
+from artstyle.config import AutoencoderConfig
 from artstyle.errors import ArtstyleError
 from artstyle.io import write_json
 from artstyle.models.autoencoder import psnr, reconstruction_loss, ssim
 from artstyle.train import runs
-from artstyle.train.classify import ClassifierData, load_classifier_data
+from artstyle.train.classify import (
+    ClassifierData,
+    load_classifier_data,
+    load_run_data,
+    new_run_folder,
+    resumed_config,
+)
 from artstyle.train.loop import (
     StepOutput,
     evaluate_stage,
@@ -185,18 +191,10 @@ def train_autoencoder(
 
     artstyle train autoencoder --data DATA --out runs/ae --epochs 10 --latent-dim 128
     """
-    if config.out is None:
-        raise ArtstyleError("no run folder given; pass --out RUN")
+    run = new_run_folder(config)
     build_autoencoder(config)  # a bad size/width combination is refused before any decoding
-    run = (
-        RunFolder(Path(config.out).expanduser())
-        if is_launched_child()
-        else runs.check_new_run(config.out)
-    )
     if data is None:
-        data = load_classifier_data(
-            config, progress=config.progress and not quiet and not is_launched_child()
-        )
+        data = load_run_data(config, quiet=quiet)
     return _train(config, run, data, resume=False, quiet=quiet)
 
 
@@ -207,26 +205,8 @@ def resume_autoencoder(
 
     artstyle train autoencoder --resume runs/ae --max-minutes 30
     """
-    run = runs.open_run(
-        run_path
-    )  # no checkpoint yet (killed in its first epoch): fit starts it over
-    config = runs.read_config(run, AutoencoderConfig, task=TASK)
-    overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
-    refused = sorted(set(overrides) - RESUMABLE_KEYS)
-    if refused:
-        raise ArtstyleError(
-            f"--resume keeps the run's training settings; {', '.join(refused)} cannot change "
-            f"(allowed: {', '.join(sorted(RESUMABLE_KEYS))}); start a new run to change them"
-        )
-    config = validate_config(
-        AutoencoderConfig, {**config.model_dump(), **overrides}, "the command line"
-    )
-    data = load_classifier_data(
-        config, progress=config.progress and not quiet and not is_launched_child()
-    )
-    runs.check_classes(
-        runs.read_classes(run), data.classes, run_path=run.path, data_path=config.data
-    )
+    run, config = resumed_config(run_path, AutoencoderConfig, TASK, RESUMABLE_KEYS, overrides)
+    data = load_run_data(config, quiet=quiet, run=run)
     return _train(config, run, data, resume=True, quiet=quiet)
 
 

@@ -28,14 +28,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from artstyle.analysis import metrics as metrics_lib
-from artstyle.config import ClassifierConfig, CompareBalanceConfig
+from artstyle.config import ClassifierConfig, CompareBalanceConfig, TrainConfig
 from artstyle.errors import ArtstyleError
 from artstyle.io import write_json, write_text
 from artstyle.train import runs
@@ -177,6 +177,62 @@ def load_classifier_data(
         failed += test.failed
         indices["test"] = np.arange(len(test), dtype=np.int64)
     return ClassifierData(list(index.classes), arrays, indices, counts, Path(index.root), failed)
+
+
+# ---------------------------------------------------------------- run start and resume (every training command)
+
+RunConfig = TypeVar("RunConfig", bound=TrainConfig)
+
+
+def new_run_folder(config: TrainConfig) -> RunFolder:
+    """The run folder ``config.out`` of a new training run, refused when it already holds a run.
+
+    A DDP child re-runs the command after rank 0 has started writing the
+    folder: only rank 0 checks it.
+    """
+    if config.out is None:
+        raise ArtstyleError("no run folder given; pass --out RUN")
+    if is_launched_child():
+        return RunFolder(Path(config.out).expanduser())
+    return runs.check_new_run(config.out)
+
+
+def resumed_config(
+    run_path: str | os.PathLike,
+    model: type[RunConfig],
+    task: str,
+    resumable: frozenset[str],
+    overrides: dict[str, Any] | None,
+) -> tuple[RunFolder, RunConfig]:
+    """The run at ``run_path`` and its saved config with the ``resumable`` keys of ``overrides`` applied."""
+    from artstyle.config import validate_config
+
+    run = runs.open_run(
+        run_path
+    )  # no checkpoint yet (killed in its first epoch): fit starts it over
+    config = runs.read_config(run, model, task=task)
+    overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
+    refused = sorted(set(overrides) - resumable)
+    if refused:
+        raise ArtstyleError(
+            f"--resume keeps the run's training settings; {', '.join(refused)} cannot change "
+            f"(allowed: {', '.join(sorted(resumable))}); start a new run to change them"
+        )
+    return run, validate_config(model, {**config.model_dump(), **overrides}, "the command line")
+
+
+def load_run_data(
+    config: TrainConfig, *, quiet: bool, run: RunFolder | None = None
+) -> ClassifierData:
+    """The images of ``config.data`` for training; checked against ``run``'s styles when resuming it."""
+    data = load_classifier_data(
+        config, progress=config.progress and not quiet and not is_launched_child()
+    )
+    if run is not None:
+        runs.check_classes(
+            runs.read_classes(run), data.classes, run_path=run.path, data_path=config.data
+        )
+    return data
 
 
 # ---------------------------------------------------------------- the task
@@ -407,18 +463,9 @@ def train_classifier(
 
     artstyle train classifier --data DATA --out runs/clf --epochs 20 --balance logit-adjust
     """
-    if config.out is None:
-        raise ArtstyleError("no run folder given; pass --out RUN")
-    # a DDP child re-runs this command after rank 0 has started writing the folder: only rank 0 checks it
-    run = (
-        RunFolder(Path(config.out).expanduser())
-        if is_launched_child()
-        else runs.check_new_run(config.out)
-    )
+    run = new_run_folder(config)
     if data is None:
-        data = load_classifier_data(
-            config, progress=config.progress and not quiet and not is_launched_child()
-        )
+        data = load_run_data(config, quiet=quiet)
     return _train(config, run, data, resume=False, quiet=quiet)
 
 
@@ -429,28 +476,8 @@ def resume_classifier(
 
     artstyle train classifier --resume runs/clf --max-minutes 30
     """
-    from artstyle.config import validate_config
-
-    run = runs.open_run(
-        run_path
-    )  # no checkpoint yet (killed in its first epoch): fit starts it over
-    config = runs.read_config(run, ClassifierConfig, task=TASK)
-    overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
-    refused = sorted(set(overrides) - RESUMABLE_KEYS)
-    if refused:
-        raise ArtstyleError(
-            f"--resume keeps the run's training settings; {', '.join(refused)} cannot change "
-            f"(allowed: {', '.join(sorted(RESUMABLE_KEYS))}); start a new run to change them"
-        )
-    config = validate_config(
-        ClassifierConfig, {**config.model_dump(), **overrides}, "the command line"
-    )
-    data = load_classifier_data(
-        config, progress=config.progress and not quiet and not is_launched_child()
-    )
-    runs.check_classes(
-        runs.read_classes(run), data.classes, run_path=run.path, data_path=config.data
-    )
+    run, config = resumed_config(run_path, ClassifierConfig, TASK, RESUMABLE_KEYS, overrides)
+    data = load_run_data(config, quiet=quiet, run=run)
     return _train(config, run, data, resume=True, quiet=quiet)
 
 

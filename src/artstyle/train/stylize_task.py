@@ -38,12 +38,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from artstyle.config import StylizerConfig, validate_config
+from artstyle.config import StylizerConfig
 from artstyle.errors import ArtstyleError
 from artstyle.models.autoencoder import psnr, ssim
 from artstyle.models.stylizer import RandomFeatures, gram_matrix
 from artstyle.train import runs
-from artstyle.train.classify import ClassifierData, load_classifier_data
+from artstyle.train.classify import (
+    ClassifierData,
+    load_run_data,
+    new_run_folder,
+    resumed_config,
+)
 from artstyle.train.loop import (
     StepOutput,
     evaluate_stage,
@@ -526,18 +531,10 @@ def train_stylizer(
 
     artstyle train stylizer --data DATA --out runs/sty --critic runs/critic --judge runs/judge
     """
-    if config.out is None:
-        raise ArtstyleError("no run folder given; pass --out RUN")
-    run = (
-        RunFolder(Path(config.out).expanduser())
-        if is_launched_child()
-        else runs.check_new_run(config.out)
-    )
+    run = new_run_folder(config)
     _check_helper_runs(config)
     if data is None:
-        data = load_classifier_data(
-            config, progress=config.progress and not quiet and not is_launched_child()
-        )
+        data = load_run_data(config, quiet=quiet)
     return _train(config, run, data, resume=False, quiet=quiet)
 
 
@@ -548,27 +545,9 @@ def resume_stylizer(
 
     artstyle train stylizer --resume runs/sty --max-minutes 10
     """
-    run = runs.open_run(
-        run_path
-    )  # no checkpoint yet (killed in its first epoch): fit starts it over
-    config = runs.read_config(run, StylizerConfig, task=TASK)
-    overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
-    refused = sorted(set(overrides) - RESUMABLE_KEYS)
-    if refused:
-        raise ArtstyleError(
-            f"--resume keeps the run's training settings; {', '.join(refused)} cannot change "
-            f"(allowed: {', '.join(sorted(RESUMABLE_KEYS))}); start a new run to change them"
-        )
-    config = validate_config(
-        StylizerConfig, {**config.model_dump(), **overrides}, "the command line"
-    )
+    run, config = resumed_config(run_path, StylizerConfig, TASK, RESUMABLE_KEYS, overrides)
     _check_helper_runs(config)
-    data = load_classifier_data(
-        config, progress=config.progress and not quiet and not is_launched_child()
-    )
-    runs.check_classes(
-        runs.read_classes(run), data.classes, run_path=run.path, data_path=config.data
-    )
+    data = load_run_data(config, quiet=quiet, run=run)
     return _train(config, run, data, resume=True, quiet=quiet)
 
 
