@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -450,6 +451,30 @@ def _merge_overrides(ctx: typer.Context, typed: dict[str, Any]) -> dict[str, Any
     return {**given, **free}
 
 
+def _train_or_resume(
+    ctx: typer.Context,
+    typed: dict[str, Any],
+    config_file: Path | None,
+    resume: Path | None,
+    model: type,
+    train: Callable[[Any], Any],
+    resume_run: Callable[..., Any],
+) -> tuple[Any, Path]:
+    """Start a run from defaults < ``config_file`` < options, or continue ``resume`` with its own config.
+
+    Returns what the training function returned and the run folder.
+    """
+    from artstyle.config import load_config
+
+    overrides = _merge_overrides(ctx, typed)
+    if resume is not None:
+        if config_file is not None:
+            raise ArtstyleError("--resume continues a run with its own config.yaml; drop --config")
+        return resume_run(resume, overrides=overrides), resume
+    settings = load_config(model, config_file, overrides)
+    return train(settings), settings.out
+
+
 @train_app.command("classifier", context_settings=OVERRIDES)
 def train_classifier_command(
     ctx: typer.Context,
@@ -473,7 +498,7 @@ def train_classifier_command(
 
     Example: artstyle train classifier --data DATA --out runs/clf --epochs 20
     """
-    from artstyle.config import ClassifierConfig, load_config
+    from artstyle.config import ClassifierConfig
     from artstyle.train.classify import resume_classifier, train_classifier
 
     typed = {
@@ -486,13 +511,9 @@ def train_classifier_command(
         "devices": devices,
         "seed": seed,
     }
-    overrides = _merge_overrides(ctx, typed)
-    if resume is not None:
-        if config is not None:
-            raise ArtstyleError("--resume continues a run with its own config.yaml; drop --config")
-        resume_classifier(resume, overrides=overrides)
-        return
-    train_classifier(load_config(ClassifierConfig, config, overrides))
+    _train_or_resume(
+        ctx, typed, config, resume, ClassifierConfig, train_classifier, resume_classifier
+    )
 
 
 @app.command("evaluate")
@@ -720,7 +741,7 @@ def lora_train_command(
 
     Example: artstyle lora train --base ~/models/stable-diffusion-v1-5 --data DATA --out runs/lora --max-steps 2000
     """
-    from artstyle.config import LoraConfig, load_config
+    from artstyle.config import LoraConfig
     from artstyle.generate.lora import resume_lora, train_lora
 
     typed = {
@@ -733,16 +754,7 @@ def lora_train_command(
         "devices": devices,
         "seed": seed,
     }
-    overrides = _merge_overrides(ctx, typed)
-    if resume is not None:
-        if config is not None:
-            raise ArtstyleError("--resume continues a run with its own config.yaml; drop --config")
-        metrics = resume_lora(resume, overrides=overrides)
-        run = resume
-    else:
-        settings = load_config(LoraConfig, config, overrides)
-        metrics = train_lora(settings)
-        run = settings.out
+    metrics, run = _train_or_resume(ctx, typed, config, resume, LoraConfig, train_lora, resume_lora)
     import torch.distributed
 
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
@@ -882,7 +894,7 @@ def train_autoencoder_command(
 
     Example: artstyle train autoencoder --data DATA --out runs/ae --epochs 10
     """
-    from artstyle.config import AutoencoderConfig, load_config
+    from artstyle.config import AutoencoderConfig
     from artstyle.train.autoencode import resume_autoencoder, train_autoencoder
 
     typed = {
@@ -894,13 +906,9 @@ def train_autoencoder_command(
         "devices": devices,
         "seed": seed,
     }
-    overrides = _merge_overrides(ctx, typed)
-    if resume is not None:
-        if config is not None:
-            raise ArtstyleError("--resume continues a run with its own config.yaml; drop --config")
-        resume_autoencoder(resume, overrides=overrides)
-        return
-    train_autoencoder(load_config(AutoencoderConfig, config, overrides))
+    _train_or_resume(
+        ctx, typed, config, resume, AutoencoderConfig, train_autoencoder, resume_autoencoder
+    )
 
 
 def _evaluate_autoencoder(run: Path, *, data: Path | None, split: str, as_json: bool) -> None:
@@ -1162,7 +1170,7 @@ def train_stylizer_command(
 
     Example: artstyle train stylizer --data DATA --out runs/sty --critic runs/critic --judge runs/judge
     """
-    from artstyle.config import StylizerConfig, load_config
+    from artstyle.config import StylizerConfig
     from artstyle.train.stylize_task import resume_stylizer, train_stylizer
 
     typed = {
@@ -1176,13 +1184,7 @@ def train_stylizer_command(
         "devices": devices,
         "seed": seed,
     }
-    overrides = _merge_overrides(ctx, typed)
-    if resume is not None:
-        if config is not None:
-            raise ArtstyleError("--resume continues a run with its own config.yaml; drop --config")
-        resume_stylizer(resume, overrides=overrides)
-        return
-    train_stylizer(load_config(StylizerConfig, config, overrides))
+    _train_or_resume(ctx, typed, config, resume, StylizerConfig, train_stylizer, resume_stylizer)
 
 
 @app.command("stylize")
