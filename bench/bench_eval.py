@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import torch
+from bench_train import N_CLASSES, SIZE, smooth_images
 from common import row
 
-SIZE = 64
-N_CLASSES = 27
 BATCHED = 512
 SPEED_UP_TARGET = 10.0
 
@@ -45,10 +43,7 @@ def section(*, quick: bool) -> list[dict]:
     from artstyle.train.loop import make_fabric
 
     n_images = 512 if quick else 2048
-    rng = np.random.default_rng(0)
-    small = rng.integers(0, 256, size=(n_images, 8, 8, 3), dtype=np.uint8)
-    images = np.ascontiguousarray(np.repeat(np.repeat(small, SIZE // 8, axis=1), SIZE // 8, axis=2))
-    labels = rng.integers(0, N_CLASSES, size=n_images).astype(np.int64)
+    images, labels = smooth_images(n_images)
     config = ClassifierConfig(size=SIZE, accelerator="cpu", progress=False, val_fraction=0.49)
     classes = [f"Style_{i:02d}" for i in range(N_CLASSES)]
     data = ClassifierData.from_arrays(classes, images, labels, val_fraction=0.49, seed=0)

@@ -26,32 +26,16 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from common import row
+from common import row, run_artstyle
 
 TARGET_BALANCED_ACCURACY = 0.80
 EPOCH_SECONDS_TARGET = 2.0  # a full epoch over ~13k images at 128 px (issue target)
 BATCHED_EVAL_SPEED_UP_TARGET = 10.0
 BATCH_SIZE = 512
 EPOCHS = {128: 30, 224: 20}
-
-
-def _artstyle(*args: str, env: dict[str, str]) -> float:
-    """Run one artstyle command; return its wall-clock seconds; raise with its last error line."""
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "artstyle.cli", *args], capture_output=True, text=True, env=env
-    )
-    seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        raise RuntimeError(
-            f"artstyle {' '.join(args[:2])} failed: {lines[-1] if lines else result.returncode}"
-        )
-    return seconds
 
 
 def _history(run: Path) -> list[dict[str, float]]:
@@ -65,10 +49,10 @@ def _history(run: Path) -> list[dict[str, float]]:
 def _classifier_rows(
     data: Path, size: int, env: dict[str, str], root: Path, quick: bool
 ) -> list[dict]:
-    cache_seconds = _artstyle("data", "cache", str(data), "--size", str(size), env=env)
+    cache_seconds = run_artstyle("data", "cache", str(data), "--size", str(size), env=env)
     run = root / f"clf{size}"
     epochs = 3 if quick else EPOCHS[size]
-    wall = _artstyle(
+    wall = run_artstyle(
         "train", "classifier", "--data", str(data), "--out", str(run), "--size", str(size),
         "--epochs", str(epochs), "--batch-size", str(BATCH_SIZE), "--eval-batch-size", "2048",
         "--progress", "false", env=env,
@@ -123,7 +107,7 @@ def _compiled_rows(
 ) -> list[dict]:
     """The same training with ``--compile true`` (torch.compile), a few epochs."""
     run = root / f"clf{size}-compiled"
-    wall = _artstyle(
+    wall = run_artstyle(
         "train", "classifier", "--data", str(data), "--out", str(run), "--size", str(size),
         "--epochs", "4", "--batch-size", str(BATCH_SIZE), "--eval-batch-size", "2048",
         "--compile", "true", "--progress", "false", env=env,
@@ -200,7 +184,9 @@ def section(*, quick: bool) -> list[dict[str, Any]] | None:
         env = {**os.environ, "ARTSTYLE_CACHE": str(root / "cache")}
         data = root / "synth"
         scale = "0.2" if quick else "1"
-        seconds = _artstyle("data", "synth", str(data), "--scale", scale, "--size", "240", env=env)
+        seconds = run_artstyle(
+            "data", "synth", str(data), "--scale", scale, "--size", "240", env=env
+        )
         rows.append(
             row(
                 "write the synthetic set (artstyle data synth)",

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import row
+from common import row, run_artstyle
 
 N_IMAGES = 13_000
 SIZES = (64, 128)
@@ -83,10 +83,7 @@ def section(*, quick: bool) -> list[dict]:
             )
         )
         for size in SIZES:
-            subprocess.run(
-                [sys.executable, "-m", "artstyle.cli", "data", "cache", str(root / "data"), "--size", str(size)],
-                check=True, capture_output=True, env=env,
-            )  # fmt: skip
+            run_artstyle("data", "cache", str(root / "data"), "--size", str(size), env=env)
             arrays = list((root / "cache").rglob(f"train-{size}px-*.npy"))
             if not arrays:
                 raise RuntimeError(

@@ -36,7 +36,7 @@ N_CLASSES = 27
 OVERHEAD_TARGET = 15.0  # percent
 
 
-def _images(n_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def smooth_images(n_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     # smooth random fields: real-looking statistics are not needed to time a step
     small = rng.integers(0, 256, size=(n_images, 8, 8, 3), dtype=np.uint8)
@@ -132,7 +132,7 @@ def section(*, quick: bool) -> list[dict]:
         progress=False,
         accelerator="cpu",
     )
-    images, labels = _images(n_images)
+    images, labels = smooth_images(n_images)
     n_steps = min(n_images // BATCH_SIZE, 8)
     repeats = 2 if quick else 3
     # model-only before and after the loop: the best of both is the least disturbed

@@ -7,6 +7,8 @@ Each row is ``{name, value, unit, target, ok}``; build it with :func:`row`.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,3 +48,18 @@ def best_time(function: Callable[[], Any], *, repeats: int) -> float:
         function()
         best = min(best, time.perf_counter() - started)
     return best
+
+
+def run_artstyle(*args: str, env: dict[str, str]) -> float:
+    """Run one ``artstyle`` command in a child process; its wall seconds; raises with its last error line."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "artstyle.cli", *args], capture_output=True, text=True, env=env
+    )
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        raise RuntimeError(
+            f"artstyle {' '.join(args[:2])} failed: {lines[-1] if lines else result.returncode}"
+        )
+    return seconds
