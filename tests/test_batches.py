@@ -125,6 +125,24 @@ def test_device_data_batches_cover_the_indices():
     assert data.n_batches(10, 4) == 3 and data.n_batches(10, 4, drop_last=True) == 2
 
 
+def test_uint8_batches_are_the_cached_rows_in_order():
+    images = _images(10)
+    labels = np.arange(10) % 3
+    data = DeviceData(images, labels, device=torch.device("cpu"))
+    order = np.random.default_rng(1).permutation(10)
+    raw = list(data.uint8_batches(order, 4))
+    assert [len(y) for _, y in raw] == [4, 4, 2]
+    assert all(x.dtype == torch.uint8 and x.shape[1:] == (8, 8, 3) for x, _ in raw)
+    assert np.array_equal(torch.cat([x for x, _ in raw]).numpy(), images[order])
+    assert torch.cat([y for _, y in raw]).tolist() == labels[order].tolist()
+    # batches() is exactly the normalised raw read
+    for (x, y), (images_uint8, y_raw) in zip(data.batches(order, 4), raw, strict=True):
+        assert torch.equal(x, normalize(images_uint8)) and torch.equal(y, y_raw)
+    assert [len(y) for _, y in data.uint8_batches(order, 4, drop_last=True)] == [4, 4]
+    with pytest.raises(ValueError, match="batch_size"):
+        next(data.uint8_batches(order, 0))
+
+
 def test_indices_with_repeats_and_tensors():
     images = _images(4)
     data = DeviceData(images, [0, 1, 2, 3], "cpu")
@@ -146,6 +164,26 @@ def test_augmented_batches_are_deterministic():
     assert not torch.equal(run(7), run(8))
     plain = torch.cat([x for x, _ in data.batches(order, 5)])
     assert not torch.equal(run(7), plain)
+
+
+def test_ranks_sharing_a_batch_augment_as_one_process_does():
+    """Rank r of 2 holds rows r, r + 2, ... of the global batch (loop.shard) and gets their draws."""
+    images = torch.from_numpy(_images(8, 16))
+    x = normalize(images)
+
+    def augmented(rows, share):
+        g = torch.Generator().manual_seed(11)  # every rank seeds alike (loop.batch_seed)
+        return augment(x[rows], g, crop_scale=(0.3, 1.0), jitter=0.2, share=share)
+
+    one = augmented(slice(None), (0, 1))
+    two = torch.empty_like(one)
+    two[0::2] = augmented(slice(0, None, 2), (0, 2))
+    two[1::2] = augmented(slice(1, None, 2), (1, 2))
+    assert torch.allclose(one, two, atol=1e-6)
+    # without the share each rank would repeat rank 0's draws
+    assert not torch.allclose(augmented(slice(1, None, 2), (0, 1)), one[1::2], atol=1e-3)
+    with pytest.raises(ValueError, match="rank"):
+        augmented(slice(None), (2, 2))
 
 
 def test_bad_arguments_are_refused():

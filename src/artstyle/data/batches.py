@@ -84,6 +84,27 @@ def denormalize(x: torch.Tensor) -> torch.Tensor:
     return x * std + mean
 
 
+def shared_rand(
+    generator: torch.Generator,
+    shape: tuple[int, ...],
+    device: torch.device,
+    share: tuple[int, int] = (0, 1),
+) -> torch.Tensor:
+    """Uniform draws of ``shape`` for this process's rows of a batch split over processes.
+
+    ``share`` is (rank, world size). Rank r's batch holds every world-th sample
+    of the global batch, from the r-th (``loop.shard``), so the draws are made
+    for the whole global batch from a seed every rank shares and this rank
+    keeps rows r, r + world, ...: N processes of batch B then augment each
+    sample exactly as one process of batch N x B does.
+    """
+    rank, world = share
+    if not 0 <= rank < world:
+        raise ValueError(f"share must be (rank, world size) with 0 <= rank < world, got {share}")
+    full = torch.rand((shape[0] * world, *shape[1:]), generator=generator, device=generator.device)
+    return full[rank::world].to(device)
+
+
 def augment(
     x: torch.Tensor,
     generator: torch.Generator,
@@ -91,6 +112,7 @@ def augment(
     flip: bool = True,
     crop_scale: tuple[float, float] | None = (0.35, 1.0),
     jitter: float = 0.1,
+    share: tuple[int, int] = (0, 1),
 ) -> torch.Tensor:
     """Random flip, random resized crop and colour jitter of a normalised ``(B, 3, S, S)`` batch.
 
@@ -98,7 +120,9 @@ def augment(
     there and moved to ``x``'s device), so a fixed seed gives the same batch
     on CPU and GPU. ``crop_scale`` is the range of the crop's area as a share
     of the image (None: no crop); ``jitter`` the largest relative change of
-    brightness, contrast and saturation (0: none). Returns a new tensor.
+    brightness, contrast and saturation (0: none); ``share`` this process's
+    (rank, world size) when a global batch is split over processes
+    (:func:`shared_rand`). Returns a new tensor.
     """
     if x.ndim != 4 or x.shape[1] != 3:
         raise ValueError(f"augment expects a (B, 3, S, S) batch, got {tuple(x.shape)}")
@@ -107,7 +131,7 @@ def augment(
         return x.clone()
 
     def draw(*shape: int) -> torch.Tensor:
-        return torch.rand(shape, generator=generator, device=generator.device).to(x.device)
+        return shared_rand(generator, shape, x.device, share)
 
     with _one_thread_on_cpu(x.device):
         flip_sign = torch.ones(batch, device=x.device)
@@ -257,18 +281,39 @@ class DeviceData:
         augment: bool = False,
         generator: torch.Generator | None = None,
         drop_last: bool = False,
+        share: tuple[int, int] = (0, 1),
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(x, y)``: x ``(B, 3, S, S)`` float32 normalised, y ``(B,)`` int64, on the device.
 
         ``indices`` is any 1-D integer sequence: a permutation, a resampling
         plan (repeats allowed) or sampler draws; batches follow its order.
+        ``share`` (rank, world size): see :func:`shared_rand`.
         """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if augment and generator is None:
             raise ValueError(
                 "augment=True needs an explicit torch.Generator (seeded from the run's seed)"
             )
+        for images, y in self.uint8_batches(indices, batch_size, drop_last=drop_last):
+            with _one_thread_on_cpu(self.device):
+                x = normalize(images)
+                if augment:
+                    x = _augment_batch(x, generator, share=share, **self.augment_options)
+            yield x, y  # outside the one-thread block: the caller's model gets every thread
+
+    def uint8_batches(
+        self,
+        indices: Sequence[int] | np.ndarray | torch.Tensor,
+        batch_size: int,
+        *,
+        drop_last: bool = False,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield ``(images, y)``: the cached ``(B, S, S, 3)`` uint8 rows and their labels, on the device.
+
+        What :meth:`batches` normalises and augments; on its own, the raw read
+        of an epoch (the same arrays a fresh decode of the files would give).
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if isinstance(indices, torch.Tensor):
             order = indices.detach().to("cpu", torch.int64)
         else:
@@ -284,11 +329,9 @@ class DeviceData:
         for start in range(0, n_total, batch_size):
             rows = device_order[start : start + batch_size]
             with _one_thread_on_cpu(self.device):
-                x = normalize(self._gather(order[start : start + batch_size], rows))
-                if augment:
-                    x = _augment_batch(x, generator, **self.augment_options)
+                images = self._gather(order[start : start + batch_size], rows)
                 y = self.labels.index_select(0, rows)
-            yield x, y  # outside the one-thread block: the caller's model gets every thread
+            yield images, y
 
     def _gather(self, rows_host: torch.Tensor, rows_device: torch.Tensor) -> torch.Tensor:
         """The batch's uint8 images on the device: one index_select (and one copy when on host)."""

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from artstyle.config import AutoencoderConfig
+from artstyle.data.batches import shared_rand
 from artstyle.errors import ArtstyleError
 from artstyle.io import write_json
 from artstyle.models.autoencoder import psnr, reconstruction_loss, ssim
@@ -75,10 +76,11 @@ class AutoencoderTask:
 
     # -- data
 
-    def setup(self, device: torch.device) -> None:
+    def setup(self, device: torch.device, share: tuple[int, int] = (0, 1)) -> None:
         from artstyle.data.batches import DeviceData
 
         self.device = torch.device(device)
+        self.share = share  # (rank, world size): see batches.shared_rand
         self._device_data = {
             name: DeviceData(array, np.asarray(array.labels), self.device)
             for name, array in self.data.arrays.items()
@@ -104,7 +106,7 @@ class AutoencoderTask:
         )
         if stage == "train" and self.config.flip and generator is not None:
             # only flips: crops and colour jitter would change the target the loss compares with
-            flip = torch.rand(x.shape[0], generator=generator, device=x.device) < 0.5
+            flip = shared_rand(generator, (x.shape[0],), x.device, self.share) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(dims=[3]), x)
         target = to_unit(x)
         if self.device.type == "cuda":

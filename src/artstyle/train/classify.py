@@ -264,11 +264,12 @@ class ClassifierTask:
 
     # -- data
 
-    def setup(self, device: torch.device) -> None:
+    def setup(self, device: torch.device, share: tuple[int, int] = (0, 1)) -> None:
         from artstyle.data import balance
         from artstyle.data.batches import DeviceData
 
         self.device = torch.device(device)
+        self.share = share  # (rank, world size): see batches.shared_rand
         options = {
             "flip": self.config.flip,
             "crop_scale": (self.config.crop_scale, 1.0),
@@ -322,7 +323,11 @@ class ClassifierTask:
         source = self._device_data["test" if stage == "test" else "train"]
         augment = stage == "train" and self.config.augment
         # one batch of exactly these rows; normalised (and augmented) on the device
-        x, y = next(source.batches(indices, len(indices), augment=augment, generator=generator))
+        x, y = next(
+            source.batches(
+                indices, len(indices), augment=augment, generator=generator, share=self.share
+            )
+        )
         if self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y

@@ -289,12 +289,14 @@ def batch_slices(n: int, batch_size: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def batch_seed(seed: int, epoch: int, batch: int, rank: int) -> int:
-    """A seed per (epoch, batch, rank): augmentation of any batch is reproducible, so resume is exact."""
+def batch_seed(seed: int, epoch: int, batch: int) -> int:
+    """A seed per (epoch, batch): augmentation of any batch is reproducible, so resume is exact.
+
+    Every rank gets the same seed and keeps its own rows of the global batch's
+    draws (``batches.shared_rand``), so N processes augment as one does.
+    """
     return int(
-        np.random.SeedSequence([seed, epoch, batch, rank, 0xA06]).generate_state(
-            1, dtype=np.uint64
-        )[0]
+        np.random.SeedSequence([seed, epoch, batch, 0xA06]).generate_state(1, dtype=np.uint64)[0]
         >> 1
     )
 
@@ -481,7 +483,7 @@ def fit(
     from lightning.fabric.utilities.seed import seed_everything
 
     seed_everything(config.seed, verbose=False)
-    task.setup(fabric.device)
+    task.setup(fabric.device, share=(fabric.global_rank, fabric.world_size))
     model = task.build_model()
     if fabric.device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
@@ -704,7 +706,7 @@ def train_one_epoch(
     for batch_index in range(state.batch_in_epoch, len(bounds)):
         started = time.monotonic()
         start, end = bounds[batch_index]
-        generator.manual_seed(batch_seed(config.seed, state.epoch, batch_index, fabric.global_rank))
+        generator.manual_seed(batch_seed(config.seed, state.epoch, batch_index))
         batch = task.make_batch(indices[start:end], "train", generator)
         output = task.step(model, batch, "train")
         optimizer.zero_grad(set_to_none=True)

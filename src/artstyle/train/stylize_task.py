@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from artstyle.config import StylizerConfig
+from artstyle.data.batches import shared_rand
 from artstyle.errors import ArtstyleError
 from artstyle.models.autoencoder import psnr, ssim
 from artstyle.models.stylizer import RandomFeatures, gram_matrix
@@ -237,10 +238,17 @@ def embeddings_from_means(means: np.ndarray, style_dim: int) -> np.ndarray:
 
 
 def random_other_styles(
-    labels: torch.Tensor, n_styles: int, generator: torch.Generator | None
+    labels: torch.Tensor,
+    n_styles: int,
+    generator: torch.Generator,
+    share: tuple[int, int] = (0, 1),
 ) -> torch.Tensor:
-    """For each label a different style, uniform over the other n_styles - 1."""
-    offsets = torch.randint(1, n_styles, labels.shape, generator=generator, device=labels.device)
+    """For each label a different style, uniform over the other n_styles - 1.
+
+    ``share``: (rank, world size), as for augmentation (``batches.shared_rand``).
+    """
+    uniform = shared_rand(generator, tuple(labels.shape), labels.device, share)
+    offsets = 1 + (uniform * (n_styles - 1)).long().clamp(max=n_styles - 2)
     return (labels + offsets) % n_styles
 
 
@@ -285,10 +293,11 @@ class StylizerTask:
 
     # -- data
 
-    def setup(self, device: torch.device) -> None:
+    def setup(self, device: torch.device, share: tuple[int, int] = (0, 1)) -> None:
         from artstyle.data.batches import DeviceData
 
         self.device = torch.device(device)
+        self.share = share  # (rank, world size): see batches.shared_rand
         self._device_data = {
             name: DeviceData(array, np.asarray(array.labels), self.device)
             for name, array in self.data.arrays.items()
@@ -361,10 +370,10 @@ class StylizerTask:
         )
         if stage == "train" and self.config.flip and generator is not None:
             # flips only: a crop or colour jitter would change the picture the losses compare with
-            flip = torch.rand(x.shape[0], generator=generator, device=x.device) < 0.5
+            flip = shared_rand(generator, (x.shape[0],), x.device, self.share) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(dims=[3]), x)
         if stage == "train":
-            other = random_other_styles(y, self.n_styles, generator)
+            other = random_other_styles(y, self.n_styles, generator, self.share)
         else:
             array = self.data.arrays["test" if stage == "test" else "train"]
             other_np = fixed_other_styles(indices, np.asarray(array.labels)[indices], self.n_styles)
