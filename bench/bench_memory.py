@@ -6,8 +6,9 @@ set). Here a course-sized training split (13,000 generated 416x416 JPEGs, the
 and 128 px, and one epoch of ``artstyle train classifier`` runs on each in a
 fresh process that reports its own peak resident memory (``ru_maxrss``). The
 "model's own" memory is a process that imports the same modules, builds the
-model and optimiser and trains one batch, with no data set. The target: peak
-training memory under 2x the cache file plus the model's own.
+model and optimiser, trains one batch and runs one validation batch, with no
+data set. The target: peak training memory under 2x the cache file plus the
+model's own.
 
     python bench/run.py --only memory
 """
@@ -44,12 +45,16 @@ from artstyle.train.classify import build_classifier
 from artstyle.train.loop import make_optimizer
 size, batch = int(sys.argv[1]), int(sys.argv[2])
 config = ClassifierConfig(size=size, batch_size=batch)
-model = build_classifier(config, 27)
+model = build_classifier(config, 27).to(memory_format=torch.channels_last)  # as training lays it out
 optimizer = make_optimizer(model, config)
 x, y = torch.randn(batch, 3, size, size), torch.randint(0, 27, (batch,))
+x = x.contiguous(memory_format=torch.channels_last)
 for _ in range(2):
     loss = torch.nn.functional.cross_entropy(model(x), y)
     optimizer.zero_grad(); loss.backward(); optimizer.step()
+model.eval()  # and one validation batch, as each epoch ends with one
+with torch.no_grad():
+    model(torch.randn(config.eval_batch_size, 3, size, size).contiguous(memory_format=torch.channels_last))
 print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -100,7 +105,7 @@ def section(*, quick: bool) -> list[dict]:
             rows += [
                 row(f"{size} px: cache of {n_images:,} training images", cache_mib, "MiB", note="uint8 memmap"),
                 row(f"{size} px: the model's own (no data set)", own, "MiB",
-                    note=f"imports, model, AdamW, batch {batch} forward+backward"),
+                    note=f"imports, model, AdamW, batch {batch} forward+backward, one validation batch"),
                 row(f"{size} px: peak memory of one training epoch", train["peak_mib"], "MiB",
                     target=limit, higher_is_better=False,
                     note=f"target = {TARGET_FACTOR:g} x cache + model's own; float tensors would need "

@@ -45,9 +45,11 @@ def smooth_images(n_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
     return np.ascontiguousarray(images), labels
 
 
-def model_only_rates(config, n_steps: int, repeats: int) -> tuple[float, float]:
+def model_only_rates(
+    config, n_steps: int, repeats: int, *, channels_last: bool = True
+) -> tuple[float, float]:
     """(images per wall second, images per CPU second) of forward + backward + AdamW step on a batch
-    already in memory, best of ``repeats``."""
+    already in memory, best of ``repeats``; in the channels_last layout the loop uses, or not."""
     from artstyle.train.classify import build_classifier
     from artstyle.train.loop import make_optimizer
 
@@ -56,6 +58,9 @@ def model_only_rates(config, n_steps: int, repeats: int) -> tuple[float, float]:
     optimizer = make_optimizer(model, config)
     x = torch.randn(BATCH_SIZE, 3, SIZE, SIZE)
     y = torch.randint(0, N_CLASSES, (BATCH_SIZE,))
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
 
     def one_step() -> None:
         loss = torch.nn.functional.cross_entropy(
@@ -139,6 +144,7 @@ def section(*, quick: bool) -> list[dict]:
     before = model_only_rates(config, n_steps=n_steps, repeats=repeats)
     loop_wall, loop_cpu, fit_rate = loop_rates(config, images, labels)
     after = model_only_rates(config, n_steps=n_steps, repeats=repeats)
+    plain = model_only_rates(config, n_steps=n_steps, repeats=repeats, channels_last=False)
     model_wall, model_cpu = max(before[0], after[0]), max(before[1], after[1])
     overhead_cpu = 100.0 * (1.0 - loop_cpu / model_cpu)
     overhead_wall = 100.0 * (1.0 - loop_wall / model_wall)
@@ -149,6 +155,12 @@ def section(*, quick: bool) -> list[dict]:
             model_wall,
             "images/s",
             note=note,
+        ),
+        row(
+            "model only, plain NCHW layout (no channels_last)",
+            plain[0],
+            "images/s",
+            note=f"channels_last speed-up {model_wall / plain[0]:.2f}x",
         ),
         row(
             "full training loop, best epoch",

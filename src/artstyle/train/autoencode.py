@@ -109,8 +109,8 @@ class AutoencoderTask:
             flip = shared_rand(generator, (x.shape[0],), x.device, self.share) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(dims=[3]), x)
         target = to_unit(x)
-        if self.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
+        # channels_last: faster convolutions on tensor cores and on CPU (docs/benchmarks.md)
+        x = x.contiguous(memory_format=torch.channels_last)
         return x, target
 
     # -- the shared step

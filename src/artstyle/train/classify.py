@@ -328,8 +328,8 @@ class ClassifierTask:
                 indices, len(indices), augment=augment, generator=generator, share=self.share
             )
         )
-        if self.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
+        # channels_last: faster convolutions on tensor cores and on CPU (docs/benchmarks.md)
+        x = x.contiguous(memory_format=torch.channels_last)
         return x, y
 
     # -- the shared step

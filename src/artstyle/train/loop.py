@@ -485,8 +485,9 @@ def fit(
     seed_everything(config.seed, verbose=False)
     task.setup(fabric.device, share=(fabric.global_rank, fabric.world_size))
     model = task.build_model()
-    if fabric.device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
+    # channels_last convolutions: faster on tensor cores, and on CPU (1.3-2x per training step
+    # for the classifier, autoencoder and stylizer, docs/benchmarks.md)
+    model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config, fabric.world_size)
 
     steps_per_epoch = len(

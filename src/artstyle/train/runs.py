@@ -377,7 +377,8 @@ def load_model(run: RunFolder, *, device: Any = "cpu"):
     except (SafetensorError, OSError) as exc:
         raise ArtstyleError(f"cannot read {run.weights_path}: {exc}") from exc
     load_state(model, state, source=run.weights_path)
-    return model.to(device).eval()
+    # channels_last as in training: faster convolutions on CPU and GPU, whatever the input's layout
+    return model.to(device, memory_format=torch.channels_last).eval()
 
 
 # ---------------------------------------------------------------- checkpoints
