@@ -30,6 +30,7 @@ SECTIONS: dict[str, str] = {
     "train": "bench_train",
     "eval": "bench_eval",
     "memory": "bench_memory",
+    "cluster": "bench_cluster",
     "lora": "bench_lora",
     "gpu": "bench_gpu",
 }
