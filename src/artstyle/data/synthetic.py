@@ -910,11 +910,16 @@ def paint_minimalism(rng, h, w):
         period = (h if rng.random() < 0.5 else w) / n
         line = _px(h, w, rng.uniform(0.02, 0.08))
         coord = yy if rng.random() < 0.5 else xx
-        image[np.mod(coord, period) < line] = pal[1]
+        # stripes start anywhere and some are left out: one series, not one picture
+        keep = rng.random(n + 2) < rng.uniform(0.6, 1.0)
+        shifted = coord + rng.uniform(0, period)
+        stripe = (np.mod(shifted, period) < line) & keep[(shifted // period).astype(int) % (n + 2)]
+        image[stripe] = pal[1]
     else:  # a grid of thin lines
         period = min(h, w) * rng.uniform(0.15, 0.3)
         line = _px(h, w, 0.012)
-        image[(np.mod(yy, period) < line) | (np.mod(xx, period) < line)] = pal[1]
+        oy, ox = rng.uniform(0, period, 2)
+        image[(np.mod(yy + oy, period) < line) | (np.mod(xx + ox, period) < line)] = pal[1]
     return image
 
 
@@ -1007,13 +1012,17 @@ def paint_symbolism(rng, h, w):
     # dreamlike, symmetric and hazy: a glowing central figure, mist, a few faint stars
     pal = _palette(rng, 5, {"dark": 2, "cool": 2, "pastel": 1, "muted": 1})
     yy, xx = _grid(h, w)
-    image = _mix(pal[0] * 0.6, pal[1], yy / h)
-    mist = _noise(rng, h, w, rng.uniform(1.5, 3), octaves=3)
+    # the dusk light comes from any side: a gradient at a random angle and steepness
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = ((yy - h / 2) * np.cos(angle) + (xx - w / 2) * np.sin(angle)) / max(h, w)
+    image = _mix(pal[0] * 0.6, pal[1], np.clip(0.5 + ramp * rng.uniform(0.6, 2.0), 0, 1))
+    mist = _noise(rng, h, w, rng.uniform(1.5, 4), octaves=3)
     mist = 0.5 * (mist + mist[:, ::-1])  # mirror symmetry
-    image = image * (0.75 + 0.5 * mist[..., None])
-    # the glowing figure stands near the middle, alone or with a mirrored twin
-    cx = w * rng.uniform(0.3, 0.7)
-    cy = h * rng.uniform(0.3, 0.7)
+    haze = rng.uniform(0.15, 0.45)
+    image = image * (1 - haze + 2 * haze * mist[..., None])
+    # the glowing figure stands anywhere but the edges, alone or with a mirrored twin
+    cx = w * rng.uniform(0.2, 0.8)
+    cy = h * rng.uniform(0.2, 0.8)
     glow = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (rng.uniform(0.2, 0.45) * min(h, w)) ** 2)
     image = image + glow[..., None] * np.clip(pal[2] + 0.3, 0, 1) * rng.uniform(0.5, 0.9)
     height = h * rng.uniform(0.35, 0.85)
