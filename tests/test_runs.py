@@ -88,6 +88,21 @@ def test_model_round_trip_gives_the_same_predictions(tmp_path: Path) -> None:
         torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
 
 
+def test_channels_last_models_save_and_load_in_that_layout(tmp_path: Path) -> None:
+    """Training lays convolutions out channels_last (faster on CPU and GPU); the weights file
+    does not care, and load_model hands back the same layout."""
+    run = runs.create_run(tmp_path / "run")
+    model = _tiny_model().to(memory_format=torch.channels_last).eval()
+    runs.save_model(run, model)
+    loaded = runs.load_model(run)
+    weight = loaded.stem[0].weight
+    assert weight.ndim == 4 and weight.is_contiguous(memory_format=torch.channels_last)
+    assert not weight.is_contiguous()
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))
+
+
 def test_mismatched_weights_are_refused(tmp_path: Path) -> None:
     run = runs.create_run(tmp_path / "run")
     runs.save_model(run, _tiny_model(3))
