@@ -169,6 +169,33 @@ def test_target_styles_are_never_the_own_style():
     assert set(np.unique(fixed)) == {0, 1, 2, 3, 4}
 
 
+def test_training_batches_without_a_generator_use_the_fixed_targets():
+    """make_batch on the train split with no generator (evaluating --split train) must not draw
+    from any RNG: the target styles are the fixed per-row ones, as for val and test."""
+    from artstyle.config import StylizerConfig
+    from artstyle.train.classify import ClassifierData
+    from artstyle.train.stylize_task import StylizerTask, fixed_other_styles, random_other_styles
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(12, 16, 16, 3), dtype=np.uint8)
+    labels = np.arange(12) % 3
+    data = ClassifierData.from_arrays(["A", "B", "C"], images, labels, val_fraction=0.25, seed=0)
+    task = StylizerTask(StylizerConfig(size=16, accelerator="cpu"), data)
+    task.setup(torch.device("cpu"))
+    rows = data.indices["train"][:6]
+    _, _, own, other = task.make_batch(rows, "train", None)
+    assert other.tolist() == fixed_other_styles(rows, labels[rows], 3).tolist()
+    assert not torch.any(other == own)
+    # with a generator, two ranks of 3 draw the targets one process of 6 draws
+    g = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    y = torch.as_tensor(labels[rows])
+    one = random_other_styles(y, 3, g())
+    two = torch.empty_like(one)
+    two[0::2] = random_other_styles(y[0::2], 3, g(), (0, 2))
+    two[1::2] = random_other_styles(y[1::2], 3, g(), (1, 2))
+    assert torch.equal(one, two)
+
+
 # ---------------------------------------------------------------- training, generation and scores end to end
 
 STYLES = ("Baroque", "Pointillism", "Ukiyo_e")

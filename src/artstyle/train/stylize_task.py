@@ -372,9 +372,9 @@ class StylizerTask:
             # flips only: a crop or colour jitter would change the picture the losses compare with
             flip = shared_rand(generator, (x.shape[0],), x.device, self.share) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(dims=[3]), x)
-        if stage == "train":
+        if stage == "train" and generator is not None:
             other = random_other_styles(y, self.n_styles, generator, self.share)
-        else:
+        else:  # evaluation, of any split: the same target styles every time
             array = self.data.arrays["test" if stage == "test" else "train"]
             other_np = fixed_other_styles(indices, np.asarray(array.labels)[indices], self.n_styles)
             other = torch.as_tensor(other_np, device=y.device)
