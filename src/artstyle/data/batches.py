@@ -84,6 +84,11 @@ def denormalize(x: torch.Tensor) -> torch.Tensor:
     return x * std + mean
 
 
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """Normalised ``(B, 3, S, S)`` images back to pixels in [0, 1] (:func:`denormalize`, clamped)."""
+    return denormalize(x).clamp(0.0, 1.0)
+
+
 def shared_rand(
     generator: torch.Generator,
     shape: tuple[int, ...],

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from artstyle.config import AutoencoderConfig
-from artstyle.data.batches import shared_rand
+from artstyle.data.batches import to_unit
 from artstyle.errors import ArtstyleError
 from artstyle.io import write_json
 from artstyle.models.autoencoder import psnr, reconstruction_loss, ssim
@@ -53,13 +53,6 @@ RESUMABLE_KEYS = frozenset(
 )
 
 
-def to_unit(x: torch.Tensor) -> torch.Tensor:
-    """Normalised (B, 3, S, S) images back to pixels in [0, 1] (inverse of batches.normalize)."""
-    from artstyle.data.batches import denormalize
-
-    return denormalize(x).clamp(0.0, 1.0)
-
-
 class AutoencoderTask:
     """Reconstruction of device batches; one ``step`` for train, val and test."""
 
@@ -81,8 +74,10 @@ class AutoencoderTask:
 
         self.device = torch.device(device)
         self.share = share  # (rank, world size): see batches.shared_rand
+        # flips only: crops and colour jitter would change the target the loss compares with
+        flips = {"flip": self.config.flip, "crop_scale": None, "jitter": 0.0}
         self._device_data = {
-            name: DeviceData(array, np.asarray(array.labels), self.device)
+            name: DeviceData(array, np.asarray(array.labels), self.device, **flips)
             for name, array in self.data.arrays.items()
         }
 
@@ -97,17 +92,12 @@ class AutoencoderTask:
     def make_batch(self, indices: np.ndarray, stage: str, generator: torch.Generator | None):
         """(normalised input, target pixels in [0, 1]); training images are mirrored at random."""
         source = self._device_data["test" if stage == "test" else "train"]
+        augment = stage == "train" and generator is not None
         x, _ = next(
-            iter(
-                source.batches(
-                    indices, len(indices), augment=False, generator=None, drop_last=False
-                )
+            source.batches(
+                indices, len(indices), augment=augment, generator=generator, share=self.share
             )
         )
-        if stage == "train" and self.config.flip and generator is not None:
-            # only flips: crops and colour jitter would change the target the loss compares with
-            flip = shared_rand(generator, (x.shape[0],), x.device, self.share) < 0.5
-            x = torch.where(flip[:, None, None, None], x.flip(dims=[3]), x)
         target = to_unit(x)
         # channels_last: faster convolutions on tensor cores and on CPU (docs/benchmarks.md)
         x = x.contiguous(memory_format=torch.channels_last)

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from artstyle.config import StylizerConfig
-from artstyle.data.batches import shared_rand
+from artstyle.data.batches import shared_rand, to_unit
 from artstyle.errors import ArtstyleError
 from artstyle.models.autoencoder import psnr, ssim
 from artstyle.models.stylizer import RandomFeatures, gram_matrix
@@ -298,8 +298,10 @@ class StylizerTask:
 
         self.device = torch.device(device)
         self.share = share  # (rank, world size): see batches.shared_rand
+        # flips only: a crop or colour jitter would change the picture the losses compare with
+        flips = {"flip": self.config.flip, "crop_scale": None, "jitter": 0.0}
         self._device_data = {
-            name: DeviceData(array, np.asarray(array.labels), self.device)
+            name: DeviceData(array, np.asarray(array.labels), self.device, **flips)
             for name, array in self.data.arrays.items()
         }
         if self.critic is not None:
@@ -334,7 +336,7 @@ class StylizerTask:
                 )
             )
             y = labels[start : start + batch]
-            grams = [gram_matrix(f.float()) for f in self.features(_to_unit(x))]  # type: ignore[misc]
+            grams = [gram_matrix(f.float()) for f in self.features(to_unit(x))]  # type: ignore[misc]
             if not sums:
                 sums = [torch.zeros(self.n_styles, *g.shape[1:], device=self.device) for g in grams]
             for total, g in zip(sums, grams, strict=True):
@@ -361,24 +363,19 @@ class StylizerTask:
     def make_batch(self, indices: np.ndarray, stage: str, generator: torch.Generator | None):
         """(normalised input, target pixels in [0, 1], own styles (B,), other styles (B,))."""
         source = self._device_data["test" if stage == "test" else "train"]
+        augment = stage == "train" and generator is not None
         x, y = next(
-            iter(
-                source.batches(
-                    indices, len(indices), augment=False, generator=None, drop_last=False
-                )
+            source.batches(
+                indices, len(indices), augment=augment, generator=generator, share=self.share
             )
         )
-        if stage == "train" and self.config.flip and generator is not None:
-            # flips only: a crop or colour jitter would change the picture the losses compare with
-            flip = shared_rand(generator, (x.shape[0],), x.device, self.share) < 0.5
-            x = torch.where(flip[:, None, None, None], x.flip(dims=[3]), x)
-        if stage == "train" and generator is not None:
+        if augment:
             other = random_other_styles(y, self.n_styles, generator, self.share)
         else:  # evaluation, of any split: the same target styles every time
             array = self.data.arrays["test" if stage == "test" else "train"]
             other_np = fixed_other_styles(indices, np.asarray(array.labels)[indices], self.n_styles)
             other = torch.as_tensor(other_np, device=y.device)
-        target = _to_unit(x)
+        target = to_unit(x)
         # channels_last: faster convolutions on tensor cores and on CPU (docs/benchmarks.md)
         x = x.contiguous(memory_format=torch.channels_last)
         return x, target, y, other
@@ -492,12 +489,6 @@ def jitter_view(images: torch.Tensor) -> torch.Tensor:
     if bool(torch.rand(()) < 0.5):
         out = out.flip(dims=[-1])
     return out
-
-
-def _to_unit(x: torch.Tensor) -> torch.Tensor:
-    from artstyle.data.batches import denormalize
-
-    return denormalize(x).clamp(0.0, 1.0)
 
 
 def resolve_feature_source(config: StylizerConfig, critic: FrozenClassifier | None) -> str:
