@@ -42,7 +42,7 @@ import torch
 import artstyle.cli, artstyle.train.classify, lightning.fabric  # the same imports as a training run
 from artstyle.config import ClassifierConfig
 from artstyle.train.classify import build_classifier
-from artstyle.train.loop import make_optimizer
+from artstyle.train.loop import eval_batch_size, make_optimizer
 size, batch = int(sys.argv[1]), int(sys.argv[2])
 config = ClassifierConfig(size=size, batch_size=batch)
 model = build_classifier(config, 27).to(memory_format=torch.channels_last)  # as training lays it out
@@ -54,7 +54,8 @@ for _ in range(2):
     optimizer.zero_grad(); loss.backward(); optimizer.step()
 model.eval()  # and one validation batch, as each epoch ends with one
 with torch.no_grad():
-    model(torch.randn(config.eval_batch_size, 3, size, size).contiguous(memory_format=torch.channels_last))
+    batch = eval_batch_size(config.eval_batch_size, torch.device("cpu"))
+    model(torch.randn(batch, 3, size, size).contiguous(memory_format=torch.channels_last))
 print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 

@@ -46,6 +46,44 @@ def test_every_registered_architecture_builds_and_runs(name: str) -> None:
     assert model_spec(model)["kind"] == entry.kind
 
 
+def _with_trained_batchnorm_statistics(model):
+    """Give every BatchNorm running statistics and an affine map far from the identity."""
+    generator = torch.Generator().manual_seed(1)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            n = module.num_features
+            module.running_mean.copy_(torch.randn(n, generator=generator))
+            module.running_var.copy_(torch.rand(n, generator=generator) * 2 + 0.1)
+            module.weight.data.copy_(torch.randn(n, generator=generator))
+            module.bias.data.copy_(torch.randn(n, generator=generator))
+    return model
+
+
+@pytest.mark.parametrize("name", ["resnet_tiny", "conv_ae"])
+def test_folding_batchnorm_keeps_the_eval_outputs(name: str) -> None:
+    import copy
+
+    from artstyle.models import fold_batchnorm
+
+    torch.manual_seed(0)
+    model = build_model(name, **({"num_classes": 5} if name.startswith("resnet") else {}))
+    model = _with_trained_batchnorm_statistics(model).to(memory_format=torch.channels_last).eval()
+    n_norms = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    folded = copy.deepcopy(model).train()
+    assert fold_batchnorm(folded) == n_norms > 0
+    assert not folded.training
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    first = next(m for m in folded.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first.bias is not None and first.weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(3, 3, 64, 64)
+    with torch.no_grad():
+        if name.startswith("resnet"):
+            torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-4)
+        else:
+            torch.testing.assert_close(folded.encode(x), model.encode(x), rtol=1e-4, atol=1e-4)
+            torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-4)
+
+
 def test_unknown_architecture_and_argument_are_named() -> None:
     with pytest.raises(ArtstyleError, match="unknown architecture 'resnet_huge'.*resnet_tiny"):
         build_model("resnet_huge")
@@ -83,9 +121,11 @@ def test_model_round_trip_gives_the_same_predictions(tmp_path: Path) -> None:
     spec = json.loads(run.model_json_path.read_text())
     assert spec["architecture"] == "resnet_tiny" and spec["args"]["widths"] == [8, 16, 16]
     loaded = runs.load_model(run)
+    # loaded for inference: every BatchNorm is folded into its convolution
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.modules())
     x = torch.randn(4, 3, 32, 32)
     with torch.no_grad():
-        torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+        torch.testing.assert_close(loaded(x), model(x), rtol=1e-5, atol=1e-5)
 
 
 def test_channels_last_models_save_and_load_in_that_layout(tmp_path: Path) -> None:
@@ -249,6 +289,15 @@ def test_shard_pads_training_and_not_evaluation() -> None:
     assert shard(indices, 0, 2, pad=True).tolist() == [0, 2, 4]
     assert shard(indices, 1, 2, pad=True).tolist() == [1, 3, 0]
     assert shard(indices, 1, 2, pad=False).tolist() == [1, 3]
+
+
+def test_evaluation_batch_defaults_to_the_device_and_respects_a_choice() -> None:
+    from artstyle.train.loop import eval_batch_size
+
+    assert ClassifierConfig().eval_batch_size is None
+    assert eval_batch_size(None, torch.device("cpu")) == 128
+    assert eval_batch_size(None, torch.device("cuda", 0)) == 512
+    assert eval_batch_size(7, torch.device("cpu")) == 7
 
 
 def test_batch_slices_never_leave_a_single_image() -> None:

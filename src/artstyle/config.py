@@ -86,8 +86,11 @@ class TrainConfig(DataConfig, DeviceConfig):
     grad_clip: float | None = Field(
         None, gt=0.0, description="clip the gradient norm to this value"
     )
-    eval_batch_size: int = Field(
-        512, ge=1, description="batch size for validation, test and prediction"
+    eval_batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="batch size for validation, test and prediction (default: 128 on a CPU, "
+        "where larger batches fall out of cache and run slower, 512 on a GPU)",
     )
 
 

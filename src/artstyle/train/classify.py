@@ -41,6 +41,7 @@ from artstyle.io import write_json, write_text
 from artstyle.train import runs
 from artstyle.train.loop import (
     StepOutput,
+    eval_batch_size,
     evaluate_stage,
     fit,
     is_launched_child,
@@ -757,7 +758,7 @@ def predict(
         except ImageError as exc:
             results.append({"path": str(file), "error": exc.reason})
     k = min(top_k, len(classes))
-    batch_size = batch_size or config.eval_batch_size
+    batch_size = eval_batch_size(batch_size or config.eval_batch_size, fabric.device)
     with torch.no_grad(), fabric.autocast():
         for start in range(0, len(decoded), batch_size):
             chunk = decoded[start : start + batch_size]

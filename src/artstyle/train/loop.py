@@ -314,14 +314,28 @@ def reduce_stats(fabric, totals: dict[str, torch.Tensor]) -> dict[str, torch.Ten
 
 
 @torch.no_grad()
+def eval_batch_size(requested: int | None, device: torch.device) -> int:
+    """``requested``, or the device's default evaluation batch when it is None.
+
+    On a CPU, batches of 128 run faster than 512 (6,700 against 4,500
+    images/s for resnet_tiny at 64 px on 2 cores, bench section ``eval``):
+    a larger batch's activations no longer fit in cache. GPUs want large batches.
+    """
+    if requested is not None:
+        return int(requested)
+    return 128 if torch.device(device).type == "cpu" else 512
+
+
 def evaluate_stage(
-    fabric, task: Task, model: nn.Module, stage: str, *, batch_size: int
+    fabric, task: Task, model: nn.Module, stage: str, *, batch_size: int | None
 ) -> dict[str, torch.Tensor] | None:
     """Statistics of ``stage`` summed over all its samples and all ranks (None: the stage has no data).
 
-    Every rank evaluates its shard in large batches under the run's
-    precision; the sums are all-reduced so every rank gets the same numbers.
+    Every rank evaluates its shard in large batches (``batch_size``, or the
+    device's default: :func:`eval_batch_size`) under the run's precision; the
+    sums are all-reduced so every rank gets the same numbers.
     """
+    batch_size = eval_batch_size(batch_size, fabric.device)
     indices = task.eval_indices(stage)
     if indices is None or len(indices) == 0:
         return None

