@@ -39,10 +39,10 @@ from artstyle.train.classify import (
 from artstyle.train.loop import (
     StepOutput,
     evaluate_stage,
-    fit,
-    is_launched_child,
+    fit_and_evaluate,
     make_fabric,
-    resolve_precision,
+    require_training_images,
+    run_summary,
 )
 from artstyle.train.runs import RunFolder
 
@@ -205,20 +205,12 @@ def resume_autoencoder(
 def _train(
     config: AutoencoderConfig, run: RunFolder, data: ClassifierData, *, resume: bool, quiet: bool
 ) -> dict[str, Any] | None:
-    if "train" not in data.arrays or len(data.indices["train"]) < 2:
-        raise ArtstyleError("fewer than 2 training images are readable; nothing to train on")
-    if not is_launched_child():
-        runs.create_run(run.path, resume=resume)
+    require_training_images(data)
     task = AutoencoderTask(config, data)
-    result = fit(task, config, run, resume=resume, quiet=quiet)
-    stage = "test" if "test" in data.indices and len(data.indices["test"]) else "val"
-    totals = evaluate_stage(
-        result.fabric, task, result.model, stage, batch_size=config.eval_batch_size
-    )
-    if not result.fabric.is_global_zero:
+    finished = fit_and_evaluate(task, config, run, data, resume=resume, quiet=quiet)
+    if finished is None:
         return None
-    if totals is None:
-        raise ArtstyleError(f"the {stage} split has no images to evaluate")
+    result, stage, totals = finished.result, finished.stage, finished.totals
     model = result.model
     images = _stage_images(data, stage)
     metrics = {
@@ -229,17 +221,7 @@ def _train(
         "architecture": config.model,
         "latent_dim": model.config.latent_dim,
         "compression_ratio": round(3 * config.size**2 / model.config.latent_dim, 2),
-        "n_parameters": sum(p.numel() for p in model.parameters()),
-        "n_train": int(len(data.indices["train"])),
-        "n_val": int(len(data.indices.get("val", []))),
-        "best_epoch": result.state.best_epoch,
-        "best_val_loss": result.state.best_score,
-        "epochs_run": result.state.history[-1]["epoch"] if result.state.history else 0,
-        "stopped": result.stopped or "finished",
-        "training_seconds": round(result.state.elapsed_seconds, 2),
-        "train_images_per_second": round(result.images_per_second, 2),
-        "devices": config.devices * config.num_nodes,
-        "precision": resolve_precision(config.precision, config.accelerator),
+        **run_summary(config, data, result, best_key="best_val_loss"),
     }
     runs.write_metrics(run, metrics)
     write_autoencoder_figures(

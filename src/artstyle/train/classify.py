@@ -43,10 +43,11 @@ from artstyle.train.loop import (
     StepOutput,
     eval_batch_size,
     evaluate_stage,
-    fit,
+    fit_and_evaluate,
     is_launched_child,
     make_fabric,
-    resolve_precision,
+    require_training_images,
+    run_summary,
 )
 from artstyle.train.runs import RunFolder
 
@@ -490,34 +491,18 @@ def resume_classifier(
 def _train(
     config: ClassifierConfig, run: RunFolder, data: ClassifierData, *, resume: bool, quiet: bool
 ) -> dict[str, Any] | None:
-    if "train" not in data.arrays or len(data.indices["train"]) < 2:
-        raise ArtstyleError("fewer than 2 training images are readable; nothing to train on")
-    if not is_launched_child():
-        runs.create_run(run.path, resume=resume)
+    require_training_images(data)
     task = ClassifierTask(config, data)
-    result = fit(task, config, run, resume=resume, quiet=quiet)
-    stage = "test" if "test" in data.indices else "val"
-    totals = evaluate_stage(
-        result.fabric, task, result.model, stage, batch_size=config.eval_batch_size
-    )
-    if not result.fabric.is_global_zero:
+    finished = fit_and_evaluate(task, config, run, data, resume=resume, quiet=quiet)
+    if finished is None:
         return None
+    result, stage, totals = finished.result, finished.stage, finished.totals
     extra = {
         "split": stage,
         "tta": task.tta,
         "balance": config.balance,
         "architecture": config.model,
-        "n_parameters": sum(p.numel() for p in result.model.parameters()),
-        "n_train": int(len(data.indices["train"])),
-        "n_val": int(len(data.indices.get("val", []))),
-        "best_epoch": result.state.best_epoch,
-        "best_val_balanced_accuracy": result.state.best_score,
-        "epochs_run": result.state.history[-1]["epoch"] if result.state.history else 0,
-        "stopped": result.stopped or "finished",
-        "training_seconds": round(result.state.elapsed_seconds, 2),
-        "train_images_per_second": round(result.images_per_second, 2),
-        "devices": config.devices * config.num_nodes,
-        "precision": resolve_precision(config.precision, config.accelerator),
+        **run_summary(config, data, result, best_key="best_val_balanced_accuracy"),
     }
     metrics = _metrics_from_totals(task, totals, data, extra)
     runs.write_metrics(run, metrics)

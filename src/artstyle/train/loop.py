@@ -351,6 +351,70 @@ def evaluate_stage(
     return reduce_stats(fabric, totals)
 
 
+def require_training_images(data) -> None:
+    """Refuse a data set with fewer than 2 readable training images (nothing to train on)."""
+    if "train" not in data.arrays or len(data.indices["train"]) < 2:
+        raise ArtstyleError("fewer than 2 training images are readable; nothing to train on")
+
+
+def final_stage(data) -> str:
+    """The split a finished run is scored on: test when the data has test images, else val."""
+    return "test" if len(data.indices.get("test", ())) else "val"
+
+
+@dataclass
+class Finished:
+    """A fitted run and its final evaluation, as rank 0 gets it."""
+
+    result: FitResult
+    stage: str  # "test" or "val": see final_stage
+    totals: dict[str, torch.Tensor]
+
+
+def fit_and_evaluate(
+    task: Task, config: TrainConfig, run: RunFolder, data, *, resume: bool, quiet: bool
+) -> Finished | None:
+    """Create (or reopen) the run folder, fit ``task``, then evaluate the best weights on every rank.
+
+    Returns None on DDP ranks other than 0, which write nothing; rank 0 gets
+    the totals summed over all ranks.
+    """
+    if not is_launched_child():
+        runs.create_run(run.path, resume=resume)
+    result = fit(task, config, run, resume=resume, quiet=quiet)
+    stage = final_stage(data)
+    totals = evaluate_stage(
+        result.fabric, task, result.model, stage, batch_size=config.eval_batch_size
+    )
+    if not result.fabric.is_global_zero:
+        return None
+    if totals is None:
+        raise ArtstyleError(f"the {stage} split has no images to evaluate")
+    return Finished(result, stage, totals)
+
+
+def run_summary(config: TrainConfig, data, result: FitResult, *, best_key: str) -> dict[str, Any]:
+    """The metrics.json keys every training command writes about the run itself.
+
+    ``best_key`` names the validation score that picked the best epoch
+    (e.g. ``best_val_loss``).
+    """
+    state = result.state
+    return {
+        "n_parameters": sum(p.numel() for p in result.model.parameters()),
+        "n_train": int(len(data.indices["train"])),
+        "n_val": int(len(data.indices.get("val", []))),
+        "best_epoch": state.best_epoch,
+        best_key: state.best_score,
+        "epochs_run": state.history[-1]["epoch"] if state.history else 0,
+        "stopped": result.stopped or "finished",
+        "training_seconds": round(state.elapsed_seconds, 2),
+        "train_images_per_second": round(result.images_per_second, 2),
+        "devices": config.devices * config.num_nodes,
+        "precision": resolve_precision(config.precision, config.accelerator),
+    }
+
+
 # ---------------------------------------------------------------- stop requests
 
 

@@ -53,10 +53,9 @@ from artstyle.train.classify import (
 from artstyle.train.loop import (
     StepOutput,
     eval_batch_size,
-    evaluate_stage,
-    fit,
-    is_launched_child,
-    resolve_precision,
+    fit_and_evaluate,
+    require_training_images,
+    run_summary,
 )
 from artstyle.train.runs import RunFolder
 
@@ -568,8 +567,7 @@ def _check_helper_runs(config: StylizerConfig) -> None:
 def _train(
     config: StylizerConfig, run: RunFolder, data: ClassifierData, *, resume: bool, quiet: bool
 ) -> dict[str, Any] | None:
-    if "train" not in data.arrays or len(data.indices["train"]) < 2:
-        raise ArtstyleError("fewer than 2 training images are readable; nothing to train on")
+    require_training_images(data)
     if len(data.classes) < 2:
         raise ArtstyleError("a stylizer needs at least 2 styles in train")
     build_stylizer(
@@ -590,18 +588,11 @@ def _train(
         )
         style_dim = build_stylizer(config, len(data.classes)).config.style_dim
         init_table = embeddings_from_means(means, style_dim)
-    if not is_launched_child():
-        runs.create_run(run.path, resume=resume)
     task = StylizerTask(config, data, critic=critic, init_table=init_table)
-    result = fit(task, config, run, resume=resume, quiet=quiet)
-    stage = "test" if "test" in data.indices and len(data.indices["test"]) else "val"
-    totals = evaluate_stage(
-        result.fabric, task, result.model, stage, batch_size=config.eval_batch_size
-    )
-    if not result.fabric.is_global_zero:
+    finished = fit_and_evaluate(task, config, run, data, resume=resume, quiet=quiet)
+    if finished is None:
         return None
-    if totals is None:
-        raise ArtstyleError(f"the {stage} split has no images to evaluate")
+    result, stage, totals = finished.result, finished.stage, finished.totals
     summary = task.summarize(totals, stage)
     metrics: dict[str, Any] = {
         "chance": 1.0 / len(data.classes),
@@ -616,16 +607,7 @@ def _train(
         "size": config.size,
         "style_features": task.feature_source,
         "init_styles": str(config.init_styles) if config.init_styles else None,
-        "n_parameters": sum(p.numel() for p in result.model.parameters()),
-        "n_train": int(len(data.indices["train"])),
-        "best_epoch": result.state.best_epoch,
-        "best_val_loss": result.state.best_score,
-        "epochs_run": result.state.history[-1]["epoch"] if result.state.history else 0,
-        "stopped": result.stopped or "finished",
-        "training_seconds": round(result.state.elapsed_seconds, 2),
-        "train_images_per_second": round(result.images_per_second, 2),
-        "devices": config.devices * config.num_nodes,
-        "precision": resolve_precision(config.precision, config.accelerator),
+        **run_summary(config, data, result, best_key="best_val_loss"),
     }
     runs.write_metrics(run, metrics)
     if result.state.history:
