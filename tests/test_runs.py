@@ -300,6 +300,27 @@ def test_evaluation_batch_defaults_to_the_device_and_respects_a_choice() -> None
     assert eval_batch_size(7, torch.device("cpu")) == 7
 
 
+def test_global_batchnorm_outside_ddp_is_plain_batchnorm() -> None:
+    """--sync-batchnorm swaps the class only: same tensors, same outputs in one process
+    (tests/test_ddp.py checks that 2 processes then train exactly like 1)."""
+    from artstyle.train.loop import GlobalBatchNorm2d, sync_batchnorm
+
+    model = _tiny_model()
+    reference = _tiny_model()
+    weight = model.stem[1].weight
+    n_norms = sum(type(m) is torch.nn.BatchNorm2d for m in model.modules())
+    assert sync_batchnorm(model) == n_norms > 0
+    assert isinstance(model.stem[1], GlobalBatchNorm2d) and model.stem[1].weight is weight
+    assert model.state_dict().keys() == reference.state_dict().keys()
+    x = torch.randn(4, 3, 32, 32)
+    torch.testing.assert_close(model(x), reference(x))  # train mode: batch statistics
+    torch.testing.assert_close(model.stem[1].running_var, reference.stem[1].running_var)
+    model.eval()
+    reference.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x))
+
+
 def test_batch_slices_never_leave_a_single_image() -> None:
     assert batch_slices(9, 4) == [(0, 4), (4, 9)]
     assert batch_slices(10, 4) == [(0, 4), (4, 8), (8, 10)]

@@ -55,6 +55,11 @@ class DeviceConfig(StrictModel):
         "auto", description="auto: bf16-mixed on GPUs that support it, else 32-true"
     )
     compile: bool = Field(False, description="torch.compile the model (GPU speed-up)")
+    sync_batchnorm: bool = Field(
+        False,
+        description="with DDP, BatchNorm statistics over the global batch rather than each "
+        "process's share: trains as one process would (one all-reduce per BatchNorm layer)",
+    )
 
 
 class TrainConfig(DataConfig, DeviceConfig):

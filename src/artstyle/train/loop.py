@@ -175,6 +175,71 @@ def is_launched_child() -> bool:
     return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
 
 
+class GlobalBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm2d whose training statistics cover the batches of every DDP process.
+
+    Each process sums its channel values and squares; one differentiable
+    all-reduce (``torch.distributed.nn``, which gloo serves on CPU as NCCL does
+    on GPU) makes them global, so N processes of batch B normalise exactly as
+    one process of batch N x B. torch's ``nn.SyncBatchNorm`` does the same
+    but refuses CPU tensors. Same parameters and buffers as ``nn.BatchNorm2d``:
+    weights move between the two freely. Outside DDP, in eval mode, or without
+    running statistics it is a plain BatchNorm2d.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        if (
+            not self.training
+            or not (dist.is_available() and dist.is_initialized())
+            or dist.get_world_size() == 1
+        ):
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        channels = x.shape[1]
+        values = x.float()
+        count = torch.full((1,), values.numel() / channels, device=x.device)
+        sums = torch.cat([values.sum(dim=(0, 2, 3)), values.square().sum(dim=(0, 2, 3)), count])
+        sums = all_reduce(sums)  # (2C + 1,) summed over processes; gradients flow back to each
+        n = sums[-1]
+        mean = sums[:channels] / n
+        var = (sums[channels : 2 * channels] / n - mean.square()).clamp_min(0.0)
+        if self.track_running_stats and self.running_mean is not None:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                momentum = (
+                    self.momentum
+                    if self.momentum is not None
+                    else 1.0 / float(self.num_batches_tracked)
+                )
+                unbiased = var * n / (n - 1).clamp_min(1.0)
+                self.running_mean.lerp_(mean.to(self.running_mean.dtype), momentum)
+                self.running_var.lerp_(unbiased.to(self.running_var.dtype), momentum)
+        scale = torch.rsqrt(var + self.eps)
+        if self.affine:
+            shift = self.bias - mean * scale * self.weight
+            scale = scale * self.weight
+        else:
+            shift = -mean * scale
+        y = values * scale.view(1, -1, 1, 1) + shift.view(1, -1, 1, 1)
+        return y.to(x.dtype)
+
+
+def sync_batchnorm(model: nn.Module) -> int:
+    """Turn every ``nn.BatchNorm2d`` of ``model`` into a :class:`GlobalBatchNorm2d` in place.
+
+    Parameters and buffers stay the same tensors; returns how many were turned.
+    """
+    turned = 0
+    for module in model.modules():
+        if type(module) is nn.BatchNorm2d:
+            module.__class__ = GlobalBatchNorm2d
+            turned += 1
+    return turned
+
+
 # ---------------------------------------------------------------- optimiser, schedule, EMA
 
 
@@ -563,6 +628,8 @@ def fit(
     seed_everything(config.seed, verbose=False)
     task.setup(fabric.device, share=(fabric.global_rank, fabric.world_size))
     model = task.build_model()
+    if config.sync_batchnorm and fabric.world_size > 1:
+        sync_batchnorm(model)
     # channels_last convolutions: faster on tensor cores, and on CPU (1.3-2x per training step
     # for the classifier, autoencoder and stylizer, docs/benchmarks.md)
     model = model.to(memory_format=torch.channels_last)
