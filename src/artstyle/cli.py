@@ -437,6 +437,10 @@ DevicesOpt = Annotated[
 SeedOpt = Annotated[
     int | None, typer.Option("--seed", help="The one seed every random choice derives from.")
 ]
+RunOutOpt = Annotated[Path | None, typer.Option("--out", help="Run folder to create.")]
+ResumeOpt = Annotated[
+    Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")
+]
 
 
 def _merge_overrides(ctx: typer.Context, typed: dict[str, Any]) -> dict[str, Any]:
@@ -479,11 +483,9 @@ def _train_or_resume(
 def train_classifier_command(
     ctx: typer.Context,
     data: DataOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
+    out: RunOutOpt = None,
     config: ConfigOpt = None,
-    resume: Annotated[
-        Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")
-    ] = None,
+    resume: ResumeOpt = None,
     size: SizeOpt = None,
     epochs: EpochsOpt = None,
     max_minutes: MinutesOpt = None,
@@ -719,11 +721,9 @@ def lora_train_command(
         ),
     ] = None,
     data: DataOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
+    out: RunOutOpt = None,
     config: ConfigOpt = None,
-    resume: Annotated[
-        Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")
-    ] = None,
+    resume: ResumeOpt = None,
     resolution: Annotated[
         int | None,
         typer.Option("--resolution", help="Training image side in pixels (multiple of 8)."),
@@ -874,11 +874,9 @@ def lora_grid_command(
 def train_autoencoder_command(
     ctx: typer.Context,
     data: DataOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
+    out: RunOutOpt = None,
     config: ConfigOpt = None,
-    resume: Annotated[
-        Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")
-    ] = None,
+    resume: ResumeOpt = None,
     size: SizeOpt = None,
     epochs: EpochsOpt = None,
     max_minutes: MinutesOpt = None,
@@ -1149,11 +1147,9 @@ JudgeOpt = Annotated[
 def train_stylizer_command(
     ctx: typer.Context,
     data: DataOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
+    out: RunOutOpt = None,
     config: ConfigOpt = None,
-    resume: Annotated[
-        Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")
-    ] = None,
+    resume: ResumeOpt = None,
     critic: CriticOpt = None,
     judge: JudgeOpt = None,
     size: SizeOpt = None,

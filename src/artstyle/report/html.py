@@ -707,10 +707,14 @@ def rows_table(
     return Table(header, table_rows, caption=caption)
 
 
+# keys under which a result JSON may store its ready-made answer sentence
+SENTENCE_KEYS = ("answer", "summary", "sentence", "conclusion", "verdict", "headline")
+
+
 def find_sentence(obj: Any) -> str:
     """A ready-made answer sentence stored in a result JSON, if any."""
     if isinstance(obj, dict):
-        for key in ("answer", "summary", "sentence", "conclusion", "verdict", "headline"):
+        for key in SENTENCE_KEYS:
             value = obj.get(key)
             if isinstance(value, str) and value.strip():
                 return value.strip()
@@ -1325,23 +1329,22 @@ class Builder:
             part.blocks.append(table)
         elif comparison is not None:
             part.blocks.append(Note("comparison.json holds no table of strategies", "info"))
-        figures = figure_block(
-            run.claim(r"comparison|balance"),
-            lambda p: "Imbalance strategies compared",
-            run.problems,
+        self._comparison_extras(
+            run, part, comparison, r"comparison|balance", "Imbalance strategies compared"
         )
-        if figures is not None:
-            part.blocks.append(figures)
-        if isinstance(comparison, dict):
-            extra = key_value_table(
-                scalar_items(
-                    comparison,
-                    skip=("answer", "summary", "sentence", "conclusion", "verdict", "headline"),
-                )
-            )
+        self._children(run, part)
+
+    def _comparison_extras(
+        self, run: Run, part: Part, result: Any, figures: str, title: str
+    ) -> None:
+        """A comparison's figures (file names matching ``figures``) and its other settings."""
+        block = figure_block(run.claim(figures), lambda p: title, run.problems)
+        if block is not None:
+            part.blocks.append(block)
+        if isinstance(result, dict):
+            extra = key_value_table(scalar_items(result, skip=SENTENCE_KEYS))
             if extra is not None:
                 part.blocks.append(Details("Comparison settings", [extra]))
-        self._children(run, part)
 
     def _children(self, run: Run, part: Part) -> None:
         """Runs inside this folder (one per strategy, say), folded under it."""
@@ -1527,20 +1530,7 @@ class Builder:
             part.blocks.append(
                 Note("representations.json holds no table of representations", "info")
             )
-        figures = figure_block(
-            run.claim(r"represent|compar"), lambda p: "Representations compared", run.problems
-        )
-        if figures is not None:
-            part.blocks.append(figures)
-        if isinstance(data, dict):
-            extra = key_value_table(
-                scalar_items(
-                    data,
-                    skip=("answer", "summary", "sentence", "conclusion", "verdict", "headline"),
-                )
-            )
-            if extra is not None:
-                part.blocks.append(Details("Comparison settings", [extra]))
+        self._comparison_extras(run, part, data, r"represent|compar", "Representations compared")
         # the 2-D views of every representation side by side: the picture the question asks for
         order = [str(row.get("folder") or row.get("representation")) for row in rows]
         children = sorted(
