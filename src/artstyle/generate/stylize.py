@@ -262,20 +262,6 @@ def _split_arrays(data, split: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(array.images)[rows], np.asarray(array.labels)[rows]
 
 
-def spread_rows(labels: np.ndarray, n: int) -> np.ndarray:
-    """Up to ``n`` rows that go round the styles: the first image of each style, then the second, ..."""
-    labels = np.asarray(labels)
-    by_style = [np.flatnonzero(labels == style) for style in np.unique(labels)]
-    picked: list[int] = []
-    depth = 0
-    while len(picked) < min(n, len(labels)):
-        for rows in by_style:
-            if depth < len(rows) and len(picked) < n:
-                picked.append(int(rows[depth]))
-        depth += 1
-    return np.array(picked, dtype=np.int64)
-
-
 def grid_rows(labels: np.ndarray, n: int) -> np.ndarray:
     """One image for each of up to ``n`` styles spread evenly over the styles present (first image of each)."""
     present = np.unique(labels)
@@ -415,6 +401,7 @@ def score_stylizer(
 
         artstyle stylize runs/sty --score --judge runs/judge --data DATA
     """
+    from artstyle.train.autoencode import pick_spread
     from artstyle.train.stylize_task import load_classifier_run
 
     device = resolve_device(device)
@@ -426,7 +413,7 @@ def score_stylizer(
     runs.check_classes(judge.classes, loaded.classes, run_path=judge.path)
     dataset = _load_data(loaded, data, split)
     images, labels = _split_arrays(dataset, split)
-    rows = spread_rows(labels, n_images)
+    rows = pick_spread(labels, n_images)
     images, labels = images[rows], labels[rows]
     k = len(loaded.classes)
     all_styles = np.arange(k)
