@@ -321,6 +321,34 @@ def test_global_batchnorm_outside_ddp_is_plain_batchnorm() -> None:
         torch.testing.assert_close(model(x), reference(x))
 
 
+def test_evaluation_runs_without_autograd_in_the_default_batches() -> None:
+    """evaluate_stage (validation, test, `artstyle evaluate`) must not record a graph: that
+    would keep every activation alive and slow evaluation down."""
+    from artstyle.train.classify import ClassifierData, ClassifierTask
+    from artstyle.train.loop import evaluate_stage, make_fabric
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(300, 16, 16, 3), dtype=np.uint8)
+    labels = np.arange(300) % 3
+    config = ClassifierConfig(size=16, accelerator="cpu", progress=False, width=8)
+    data = ClassifierData.from_arrays(["a", "b", "c"], images, labels, val_fraction=0.49, seed=0)
+    fabric = make_fabric(config)
+    task = ClassifierTask(config, data)
+    task.setup(fabric.device)
+    model = task.build_model()
+    calls = []
+    model.register_forward_hook(
+        lambda *_: calls.append((torch.is_grad_enabled(), _[1][0].shape[0]))
+    )
+    totals = evaluate_stage(fabric, task, model, "val", batch_size=None)
+    n_val = len(task.eval_indices("val"))
+    assert int(totals["n"]) == n_val > 128
+    # batches of the CPU default (128), none of them recording gradients
+    assert [size for _, size in calls] == [128] + [n_val - 128]
+    assert not any(grad for grad, _ in calls)
+    assert model.training  # put back as it was
+
+
 def test_batch_slices_never_leave_a_single_image() -> None:
     assert batch_slices(9, 4) == [(0, 4), (4, 9)]
     assert batch_slices(10, 4) == [(0, 4), (4, 8), (8, 10)]

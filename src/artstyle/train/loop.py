@@ -378,7 +378,6 @@ def reduce_stats(fabric, totals: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     return {key: fabric.all_reduce(value.clone(), reduce_op="sum") for key, value in totals.items()}
 
 
-@torch.no_grad()
 def eval_batch_size(requested: int | None, device: torch.device) -> int:
     """``requested``, or the device's default evaluation batch when it is None.
 
@@ -391,6 +390,7 @@ def eval_batch_size(requested: int | None, device: torch.device) -> int:
     return 128 if torch.device(device).type == "cpu" else 512
 
 
+@torch.no_grad()
 def evaluate_stage(
     fabric, task: Task, model: nn.Module, stage: str, *, batch_size: int | None
 ) -> dict[str, torch.Tensor] | None:
