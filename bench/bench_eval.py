@@ -9,7 +9,7 @@ demo's ``resnet_tiny`` at 64 px on this machine's CPU, the model as
 ``artstyle evaluate`` loads it (BatchNorm folded, channels_last). The passes
 run in one process, one after the other, each the best of a few repeats; the
 target is at least 10x. The compute ceiling is printed beside it: the
-model's multiply-adds per image and the GFLOP/s each rate means, against a
+model's floating-point operations per image (two per multiply-add) and the GFLOP/s each rate means, against a
 large float32 matrix product on the same cores.
 
     python bench/run.py --only eval
