@@ -27,7 +27,11 @@ def test_normalize_shape_dtype_and_values():
     pixels = np.zeros((2, 4, 4, 3), dtype=np.uint8)
     pixels[1] = (255, 0, 0)
     x = normalize(torch.from_numpy(pixels))
-    assert x.shape == (2, 3, 4, 4) and x.dtype == torch.float32 and x.is_contiguous()
+    assert (
+        x.shape == (2, 3, 4, 4)
+        and x.dtype == torch.float32
+        and x.is_contiguous(memory_format=torch.channels_last)
+    )
     for channel in range(3):
         assert x[0, channel].unique().item() == pytest.approx(
             -MEAN[channel] / STD[channel], abs=1e-5
@@ -38,6 +42,19 @@ def test_normalize_shape_dtype_and_values():
     assert back[1, 0].min().item() == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(ValueError, match="uint8"):
         normalize(x)
+
+
+def test_normalize_matches_the_formula_for_any_input_layout():
+    rng = np.random.default_rng(0)
+    pixels = torch.from_numpy(rng.integers(0, 256, (3, 6, 10, 3), dtype=np.uint8))
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+    expected = (pixels.permute(0, 3, 1, 2).float() / 255 - mean) / std
+    # a contiguous batch, a strided one (every other image row) and an empty one
+    for batch in (pixels, pixels[:, ::2], pixels[:0]):
+        got = normalize(batch)
+        assert got.shape == (batch.shape[0], 3, batch.shape[1], batch.shape[2])
+        assert torch.allclose(got, expected[:, :, :: 6 // batch.shape[1]][: len(batch)], atol=1e-5)
 
 
 def test_augment_is_deterministic_for_a_seed():

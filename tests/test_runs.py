@@ -106,6 +106,21 @@ def test_pooling_variants_and_their_feature_sizes() -> None:
     assert torch.isfinite(constant.grad).all()
 
 
+def test_mean_std_pooling_gives_each_channels_mean_and_population_std():
+    from artstyle.models.classifier import mean_std
+
+    torch.manual_seed(0)
+    x = torch.relu(torch.randn(3, 5, 6, 7) * 2 + 1)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        pooled = mean_std(x.contiguous(memory_format=layout))
+        assert pooled.shape == (3, 10)
+        var, mean = torch.var_mean(x.flatten(2).double(), dim=2, correction=0)
+        assert torch.allclose(pooled[:, :5].double(), mean, atol=1e-6)
+        assert torch.allclose(pooled[:, 5:].double(), (var + 1e-5).sqrt(), atol=1e-6)
+    # half-precision activations (autocast) come back in their own dtype
+    assert mean_std(x.bfloat16()).dtype == torch.bfloat16
+
+
 # ---------------------------------------------------------------- run folders
 
 
