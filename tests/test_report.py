@@ -590,11 +590,25 @@ def test_corrupt_metrics_gives_a_note_not_a_crash(tmp_path):
     part = part[: part.index("</article>")]
     assert "metrics.json could not be read" in part
     assert "the numbers it holds are missing here" in part
+    assert "no usable metrics.json: the run has not finished" in part
     assert len(summary.notes) == 1 and summary.notes[0].startswith(
         "runs/clf: metrics.json could not be read"
     )
     # the other run is intact
     assert "PSNR 23.5 dB" in page
+
+
+def test_runs_without_metrics_say_so_in_their_part(tmp_path):
+    for make, name in ((autoencoder_run, "ae"), (stylizer_run, "sty")):
+        run = make(tmp_path / "runs" / name)
+        (run / "metrics.json").unlink()
+    build_report([tmp_path / "runs"], out=tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    articles = re.findall(r'<article id="([^"]+)">(.*?)</article>', page, flags=re.S)
+    parts = {anchor: body for anchor, body in articles if anchor.endswith(("-ae", "-sty"))}
+    assert len(parts) == 2, [anchor for anchor, _ in articles]
+    for body in parts.values():
+        assert "no usable metrics.json: the run has not finished" in body
 
 
 def test_broken_figure_and_wrong_shapes_are_notes(tmp_path):

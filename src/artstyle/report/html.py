@@ -211,6 +211,18 @@ class Part:
     blocks: list[Any] = field(default_factory=list)
     kind: str = ""
 
+    def add(self, block: Any) -> None:
+        """Append ``block``; None (a figure or table the run does not have) adds nothing."""
+        if block is not None:
+            self.blocks.append(block)
+
+
+def no_metrics_note() -> Note:
+    """What a run part says in place of its numbers when metrics.json is missing or unreadable."""
+    return Note(
+        "no usable metrics.json: the run has not finished or its metrics are unreadable", "info"
+    )
+
 
 @dataclass
 class Section:
@@ -1189,12 +1201,7 @@ class Builder:
     def _classifier(self, run: Run, part: Part) -> None:
         metrics = run.metrics
         if metrics is None:
-            part.blocks.append(
-                Note(
-                    "no usable metrics.json: the run has not finished or its metrics are unreadable",
-                    "info",
-                )
-            )
+            part.add(no_metrics_note())
             part.blocks.extend(self._curves(run))
             return
         chance = metrics.get("chance_accuracy")
@@ -1269,16 +1276,13 @@ class Builder:
             part.blocks.append(confusion)
         elif isinstance(metrics.get("confusion_matrix"), list) and classes:
             table = confusion_table(metrics["confusion_matrix"], classes)
-            if table is not None:
-                part.blocks.append(table)
+            part.add(table)
         per_class = per_class_table(metrics.get("per_class"))
-        if per_class is not None:
-            part.blocks.append(per_class)
+        part.add(per_class)
         figures = figure_block(
             run.claim(r"^per_?class(_scores)?$"), lambda p: "Per-class scores", run.problems
         )
-        if figures is not None:
-            part.blocks.append(figures)
+        part.add(figures)
         part.blocks.extend(self._curves(run))
         shown = {
             "accuracy",
@@ -1295,8 +1299,7 @@ class Builder:
             "confusion_matrix",
         }
         other = self._other_numbers(metrics, shown)
-        if other is not None:
-            part.blocks.append(other)
+        part.add(other)
 
     def _curves(self, run: Run) -> list[Any]:
         blocks: list[Any] = []
@@ -1339,8 +1342,7 @@ class Builder:
     ) -> None:
         """A comparison's figures (file names matching ``figures``) and its other settings."""
         block = figure_block(run.claim(figures), lambda p: title, run.problems)
-        if block is not None:
-            part.blocks.append(block)
+        part.add(block)
         if isinstance(result, dict):
             extra = key_value_table(scalar_items(result, skip=SENTENCE_KEYS))
             if extra is not None:
@@ -1369,12 +1371,7 @@ class Builder:
     def _autoencoder(self, run: Run, part: Part) -> None:
         metrics = run.metrics
         if metrics is None:
-            part.blocks.append(
-                Note(
-                    "no usable metrics.json: the run has not finished or its metrics are unreadable",
-                    "info",
-                )
-            )
+            part.add(no_metrics_note())
         else:
             # baselines the autoencoder must beat: the mean image, and a plain downsample of similar size
             mean_image = _num(metrics.get("baseline_psnr_mean_image"))
@@ -1409,15 +1406,13 @@ class Builder:
                     ("compression_ratio", "compression", "pixel values per latent value"),
                 ],
             )
-            if cards is not None:
-                part.blocks.append(cards)
+            part.add(cards)
         figures = figure_block(
             run.claim(r"recon"),
             lambda p: "Held-out originals (top) over their reconstructions (bottom)",
             run.problems,
         )
-        if figures is not None:
-            part.blocks.append(figures)
+        part.add(figures)
         part.blocks.extend(self._curves(run))
         if metrics is not None:
             other = self._other_numbers(
@@ -1431,8 +1426,7 @@ class Builder:
                     "baseline_psnr_downsampled",
                 },
             )
-            if other is not None:
-                part.blocks.append(other)
+            part.add(other)
 
     def _clustering(self, run: Run, part: Part) -> None:
         cluster = run.cluster if isinstance(run.cluster, dict) else {}
@@ -1475,8 +1469,7 @@ class Builder:
             )
         if sentence:
             part.answer = f"{sentence.rstrip('.')} ({setting})."
-        if cards is not None:
-            part.blocks.append(cards)
+        part.add(cards)
         for pattern, caption in (
             (
                 r"embedding|style|tsne|pca|umap|projection|scatter",
@@ -1491,8 +1484,7 @@ class Builder:
                 lambda p, c=caption: f"{c} ({caption_from_name(p).lower()})",
                 run.problems,
             )
-            if figures is not None:
-                part.blocks.append(figures)
+            part.add(figures)
         folded: list[Any] = []
         sweep = rows_of(cluster.get("sweep") or cluster.get("k_sweep") or [])
         if sweep and (table := rows_table(sweep, caption="Scores for each number of clusters k")):
@@ -1552,19 +1544,13 @@ class Builder:
             ),
             run.problems,
         )
-        if figures is not None:
-            part.blocks.append(figures)
+        part.add(figures)
         self._children(run, part)
 
     def _stylizer(self, run: Run, part: Part) -> None:
         metrics = run.metrics
         if metrics is None:
-            part.blocks.append(
-                Note(
-                    "no usable metrics.json: the run has not finished or its metrics are unreadable",
-                    "info",
-                )
-            )
+            part.add(no_metrics_note())
         else:
             chance = (
                 metrics.get("chance")
@@ -1601,8 +1587,7 @@ class Builder:
             lambda p: f"Stylized images ({caption_from_name(p).lower()})",
             run.problems,
         )
-        if figures is not None:
-            part.blocks.append(figures)
+        part.add(figures)
         part.blocks.extend(self._curves(run))
         if metrics is not None:
             other = self._other_numbers(
@@ -1617,8 +1602,7 @@ class Builder:
                     "mse",
                 },
             )
-            if other is not None:
-                part.blocks.append(other)
+            part.add(other)
 
     def _lora(self, run: Run, part: Part) -> None:
         config = run.config or {}
@@ -1648,8 +1632,7 @@ class Builder:
             lambda p: "One prompt and seed across styles, base model beside LoRA",
             run.problems,
         )
-        if figures is not None:
-            part.blocks.append(figures)
+        part.add(figures)
         # validation images every N steps: the latest in view, the earlier ones folded
         validation = sorted(run.claim(r"validation|sample"), key=lambda p: p.name)
         if validation:
@@ -1658,8 +1641,7 @@ class Builder:
                 lambda p: f"Validation images, latest ({caption_from_name(p).lower()})",
                 run.problems,
             )
-            if latest is not None:
-                part.blocks.append(latest)
+            part.add(latest)
             earlier = figure_block(validation[:-1], lambda p: caption_from_name(p), run.problems)
             if earlier is not None:
                 part.blocks.append(
@@ -1682,8 +1664,7 @@ class Builder:
         )
         if run.metrics:
             table = key_value_table(scalar_items(run.metrics), caption="metrics.json")
-            if table is not None:
-                part.blocks.append(table)
+            part.add(table)
         part.blocks.extend(self._curves(run))
 
 
