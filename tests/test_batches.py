@@ -260,3 +260,21 @@ def test_cpu_data_ops_leave_the_thread_setting_as_it_was():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_box_grid_is_affine_grid_of_an_axis_aligned_box():
+    import torch.nn.functional as F
+
+    from artstyle.data.batches import _box_grid
+
+    torch.manual_seed(0)
+    scale_x, shift_x = torch.rand(5) * 2 - 1, torch.rand(5) - 0.5
+    scale_y, shift_y = torch.rand(5), torch.rand(5) - 0.5
+    theta = torch.zeros(5, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 2] = scale_x, shift_x
+    theta[:, 1, 1], theta[:, 1, 2] = scale_y, shift_y
+    for height, width in ((7, 7), (6, 11)):
+        expected = F.affine_grid(theta, [5, 3, height, width], align_corners=False)
+        got = _box_grid(scale_x, shift_x, scale_y, shift_y, height, width)
+        assert got.shape == (5, height, width, 2)
+        assert torch.allclose(got, expected, atol=1e-6)
