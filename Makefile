@@ -7,6 +7,7 @@ TORCH_PIN ?= -c constraints-cpu.txt
 EXTRAS ?= dev,lora
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-out
+QUICK_OUT ?= demo-quick
 PYTEST_WORKERS ?= 2
 
 .PHONY: install demo demo-quick test lint bench soak clean
@@ -20,10 +21,10 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 install: $(STAMP)
 
 demo: install
-	$(BIN)/artstyle demo --out $(DEMO_OUT) $(if $(QUICK),--quick) $(if $(BASE_MODEL),--base-model $(BASE_MODEL))
+	$(BIN)/artstyle demo $(if $(QUICK),--quick --out $(QUICK_OUT),--out $(DEMO_OUT)) $(if $(BASE_MODEL),--base-model $(BASE_MODEL))
 
 demo-quick: install
-	$(BIN)/artstyle demo --quick --out $(DEMO_OUT)
+	$(BIN)/artstyle demo --quick --out $(QUICK_OUT)
 
 test: install
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not slow"
@@ -39,4 +40,4 @@ soak: install
 	$(BIN)/python -m pytest -q -m slow tests
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
+	rm -rf $(VENV) $(DEMO_OUT) $(QUICK_OUT) .pytest_cache

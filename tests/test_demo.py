@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import pytest
+
 from artstyle.demo import QUICK, run_demo
+from artstyle.errors import ArtstyleError
 
 TINY = dataclasses.replace(
     QUICK,
@@ -66,3 +69,26 @@ def test_demo_runs_every_step_and_fills_the_report(tmp_path, monkeypatch) -> Non
     again = run_demo(out, plan=TINY, say=said.append)
     assert again["steps"]["classifier"] == {"reused": True}
     assert any(line.startswith("[reuse] stylizer") for line in said)
+
+
+def test_demo_refuses_to_reuse_steps_made_with_other_settings(tmp_path, monkeypatch) -> None:
+    """A full demo into a folder that holds a quick one must not report the quick numbers."""
+    monkeypatch.setenv("ARTSTYLE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "demo-out"
+    out.mkdir()
+    marker = out / "demo.json"
+    earlier = {"quick": True, "seed": 0, "plan": dataclasses.asdict(TINY)}
+    marker.write_text(json.dumps(earlier), encoding="utf-8")
+    (out / "runs").mkdir()  # stands for the earlier demo's finished steps
+    with pytest.raises(
+        ArtstyleError, match=r"holds a quick demo, seed 0; pass --redo .* full demo"
+    ):
+        run_demo(out, plan=TINY, say=lambda line: None)
+    with pytest.raises(ArtstyleError, match="seed 0 with other budgets"):
+        run_demo(out, quick=True, plan=dataclasses.replace(TINY, classifier_epochs=3))
+    # nothing was touched: the marker and the earlier steps are as they were
+    assert json.loads(marker.read_text(encoding="utf-8")) == json.loads(json.dumps(earlier))
+    assert (out / "runs").is_dir()
+    marker.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ArtstyleError, match="not valid JSON.*--redo"):
+        run_demo(out, quick=True, plan=TINY)

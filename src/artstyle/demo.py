@@ -11,6 +11,7 @@ output already exists is reused; ``--redo`` runs everything again.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -80,6 +81,34 @@ QUICK = DemoPlan(
 )
 
 
+def _require_same_settings(marker: Path, settings: dict[str, Any]) -> None:
+    """Refuse to reuse a demo folder whose finished steps were made with other settings.
+
+    Reusing them would report, say, a quick demo's numbers as the full demo's.
+    """
+    try:
+        earlier = read_json(marker)
+    except ArtstyleError as error:  # an unreadable marker: the folder's steps cannot be trusted
+        raise ArtstyleError(f"{error}, or pass --redo to start the demo over") from None
+    # compare through JSON, as the marker holds it (tuples come back as lists)
+    current = json.loads(json.dumps(settings))
+    if earlier == current:
+        return
+
+    def flavour(values: Any) -> str:
+        if not isinstance(values, dict):
+            return "unknown settings"
+        return f"{'quick' if values.get('quick') else 'full'} demo, seed {values.get('seed')}"
+
+    what = flavour(earlier)
+    if what == flavour(current):
+        what += " with other budgets"
+    raise ArtstyleError(
+        f"{marker.parent} holds a {what}; pass --redo to start it over as a "
+        f"{flavour(current)}, or pass another --out"
+    )
+
+
 def run_demo(
     out: str | os.PathLike = "demo-out",
     *,
@@ -101,10 +130,13 @@ def run_demo(
     marker = out / "demo.json"
     if out.exists() and any(out.iterdir()) and not marker.is_file():
         raise ArtstyleError(f"{out} is not empty and holds no earlier demo; pass another --out")
+    settings = {"quick": quick, "seed": seed, "plan": plan.__dict__}
+    if marker.is_file() and not redo:
+        _require_same_settings(marker, settings)
     if redo and out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(marker, {"quick": quick, "seed": seed, "plan": plan.__dict__})
+    write_json(marker, settings)
     os.environ.setdefault("ARTSTYLE_CACHE", str(out / "cache"))
 
     data = out / "data" / "synthetic"
