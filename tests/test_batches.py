@@ -278,3 +278,25 @@ def test_box_grid_is_affine_grid_of_an_axis_aligned_box():
         got = _box_grid(scale_x, shift_x, scale_y, shift_y, height, width)
         assert got.shape == (5, height, width, 2)
         assert torch.allclose(got, expected, atol=1e-6)
+
+
+def test_colour_constants_are_made_once_and_work_outside_inference_mode():
+    from artstyle.data import batches
+
+    batches._colour_constants.cache_clear()
+    batches._channel_constants.cache_clear()
+    pixels = torch.from_numpy(_images(4, 8))
+    with torch.inference_mode():  # embedding runs normalize here first
+        normalize(pixels)
+    scale, shift = batches._channel_constants(torch.device("cpu"), 8)
+    assert not scale.is_inference() and not shift.is_inference()
+    # the same tensors again: nothing is rebuilt (or copied to the device) per batch
+    assert batches._channel_constants(torch.device("cpu"), 8)[0] is scale
+    first = batches._colour_constants(torch.device("cpu"), torch.float32)
+    assert batches._colour_constants(torch.device("cpu"), torch.float32)[0] is first[0]
+    assert torch.allclose(first[0], torch.tensor(MEAN)) and torch.allclose(
+        first[1], torch.tensor(STD)
+    )
+    # and training-mode normalising and augmentation use them: plain tensors come out
+    out = augment(normalize(pixels), torch.Generator().manual_seed(0))
+    assert not out.is_inference() and torch.isfinite(out).all()

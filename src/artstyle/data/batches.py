@@ -12,6 +12,7 @@ is copied to device memory when it fits.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import warnings
 from collections.abc import Iterator, Sequence
@@ -53,15 +54,30 @@ def _one_thread_on_cpu(device: torch.device) -> Iterator[None]:
         torch.set_num_threads(n_threads)
 
 
+@functools.lru_cache(maxsize=32)
+def _colour_constants(
+    device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``MEAN``, ``STD`` and the luma weights as tensors on ``device``, made once per device
+    and dtype: a tensor built from a Python list is copied from the host, and on a GPU that
+    copy waits for the device, a host synchronisation in every batch."""
+    with torch.inference_mode(False):  # plain tensors, usable in training as well
+        return tuple(
+            torch.tensor(values, dtype=dtype, device=device) for values in (MEAN, STD, _LUMA)
+        )
+
+
+@functools.lru_cache(maxsize=32)
 def _channel_constants(device: torch.device, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(scale, shift) so that ``x_uint8 * scale + shift == (x / 255 - mean) / std``.
 
     Each is the three channels' constants repeated ``width`` times: one
-    pixel row of a channels-last image, ``(width * 3,)``.
+    pixel row of a channels-last image, ``(width * 3,)``. Made once per
+    device and width (see :func:`_colour_constants`).
     """
-    mean = torch.tensor(MEAN, dtype=torch.float32, device=device)
-    std = torch.tensor(STD, dtype=torch.float32, device=device)
-    return (1.0 / (255.0 * std)).repeat(width), (-mean / std).repeat(width)
+    mean, std, _ = _colour_constants(device, torch.float32)
+    with torch.inference_mode(False):
+        return (1.0 / (255.0 * std)).repeat(width), (-mean / std).repeat(width)
 
 
 def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
@@ -95,9 +111,8 @@ def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
 
 def denormalize(x: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`normalize` up to the uint8 cast: ``(B, 3, S, S)`` float in 0..1."""
-    mean = torch.tensor(MEAN, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return x * std + mean
+    mean, std, _ = _colour_constants(x.device, x.dtype)
+    return x * std.view(1, 3, 1, 1) + mean.view(1, 3, 1, 1)
 
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:
@@ -234,9 +249,7 @@ def _colour_jitter(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
     """
     batch = x.shape[0]
     dtype, device = x.dtype, x.device
-    mean = torch.tensor(MEAN, dtype=dtype, device=device)
-    std = torch.tensor(STD, dtype=dtype, device=device)
-    luma = torch.tensor(_LUMA, dtype=dtype, device=device)
+    mean, std, luma = _colour_constants(device, dtype)
     factors = factors.to(dtype)
     brightness, contrast, saturation = factors[:, 0], factors[:, 1], factors[:, 2]
     eye = torch.eye(3, dtype=dtype, device=device)
