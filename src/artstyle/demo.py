@@ -6,7 +6,9 @@
 Steps: synthetic data -> stats / audit / balance plan -> cache -> classifier
 -> balance comparison -> autoencoder -> representations and clustering ->
 stylizer -> (LoRA, when a base model folder is given) -> report. A step whose
-output already exists is reused; ``--redo`` runs everything again.
+output already exists is reused; a folder made with other settings (quick or
+full, seed, budgets) is refused rather than mixed in; ``--redo`` runs
+everything again.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def _require_same_settings(marker: Path, settings: dict[str, Any]) -> None:
 
     def flavour(values: Any) -> str:
         if not isinstance(values, dict):
-            return "unknown settings"
+            return "demo of unknown settings"
         return f"{'quick' if values.get('quick') else 'full'} demo, seed {values.get('seed')}"
 
     what = flavour(earlier)
