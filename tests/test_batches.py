@@ -133,6 +133,7 @@ def test_device_data_batches_cover_the_indices():
     for x, y in data.batches(order, 4):
         assert x.dtype == torch.float32 and y.dtype == torch.int64
         assert x.shape[1:] == (3, 8, 8)
+        assert x.is_contiguous(memory_format=torch.channels_last)  # what the models run on
         seen_x.append(x)
         seen_y.append(y)
     assert [len(y) for y in seen_y] == [4, 4, 2]
@@ -179,6 +180,15 @@ def test_augmented_batches_are_deterministic():
 
     assert torch.equal(run(7), run(7))
     assert not torch.equal(run(7), run(8))
+    # augmented batches come channels_last too, with every augmentation and with flips only
+    # (the autoencoder's and stylizer's setting)
+    flips_only = DeviceData(
+        _images(12, 16), np.zeros(12, dtype=np.int64), "cpu", crop_scale=None, jitter=0.0
+    )
+    for source in (data, flips_only):
+        g = torch.Generator().manual_seed(0)
+        for x, _ in source.batches(order, 5, augment=True, generator=g):
+            assert x.is_contiguous(memory_format=torch.channels_last)
     plain = torch.cat([x for x, _ in data.batches(order, 5)])
     assert not torch.equal(run(7), plain)
 

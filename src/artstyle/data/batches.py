@@ -344,6 +344,10 @@ class DeviceData:
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(x, y)``: x ``(B, 3, S, S)`` float32 normalised, y ``(B,)`` int64, on the device.
 
+        x is laid out channels_last (:func:`normalize`, :func:`augment`), the
+        layout the models' convolutions run fastest on, on tensor cores and on
+        a CPU (docs/benchmarks.md), so no task converts it again.
+
         ``indices`` is any 1-D integer sequence: a permutation, a resampling
         plan (repeats allowed) or sampler draws; batches follow its order.
         ``share`` (rank, world size): see :func:`shared_rand`.

@@ -99,8 +99,6 @@ class AutoencoderTask:
             )
         )
         target = to_unit(x)
-        # channels_last: faster convolutions on tensor cores and on CPU (docs/benchmarks.md)
-        x = x.contiguous(memory_format=torch.channels_last)
         return x, target
 
     # -- the shared step

@@ -330,8 +330,6 @@ class ClassifierTask:
                 indices, len(indices), augment=augment, generator=generator, share=self.share
             )
         )
-        # channels_last: faster convolutions on tensor cores and on CPU (docs/benchmarks.md)
-        x = x.contiguous(memory_format=torch.channels_last)
         return x, y
 
     # -- the shared step

@@ -376,8 +376,6 @@ class StylizerTask:
             other_np = fixed_other_styles(indices, np.asarray(array.labels)[indices], self.n_styles)
             other = torch.as_tensor(other_np, device=y.device)
         target = to_unit(x)
-        # channels_last: faster convolutions on tensor cores and on CPU (docs/benchmarks.md)
-        x = x.contiguous(memory_format=torch.channels_last)
         return x, target, y, other
 
     # -- the shared step
