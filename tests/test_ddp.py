@@ -136,3 +136,20 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Pa
     for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
         for a, b in zip(one, synced, strict=True):
             assert b[key] == pytest.approx(a[key], abs=1e-4), (key, one, synced)
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"), [(["--help"], 0), (["evaluate", "no-such-run"], 2)], ids=["ok", "bad-input"]
+)
+def test_a_command_ends_the_process_group_it_ran_in(tmp_path: Path, argv, code) -> None:
+    """Every rank destroys its process group before exit, after success and after an error:
+    a gloo group left for interpreter exit can abort a rank of a finished run."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=(tmp_path / "store").as_uri(), rank=0, world_size=1)
+    try:
+        assert main(argv) == code
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

@@ -1331,6 +1331,19 @@ def demo_command(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; bad input exits 2 with one line, internal errors exit 1."""
+    ok = False
+    try:
+        code = _main(argv)
+        ok = code == 0
+        return code
+    finally:
+        if "torch.distributed" in sys.modules:  # else no process group can exist
+            from artstyle.train.loop import end_distributed
+
+            end_distributed(ok=ok)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns that code
         code = app(args=argv, standalone_mode=False)

@@ -26,7 +26,9 @@ import copy
 import math
 import os
 import signal
+import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -175,6 +177,23 @@ def is_launched_child() -> bool:
     return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
 
 
+def end_distributed(*, ok: bool) -> None:
+    """Tear down this process's DDP process group, if a command started one.
+
+    A gloo group left for interpreter exit can abort a rank ("terminate called
+    without an active exception") while its peer closes the sockets, which
+    fails a run that had finished. After a command that succeeded, every rank
+    waits for the others, then destroys its group; after a failure it only
+    destroys its own (a barrier would wait for ranks that may be gone).
+    """
+    dist = sys.modules.get("torch.distributed")  # never imported: nothing to end
+    if dist is None or not (dist.is_available() and dist.is_initialized()):
+        return
+    if ok:
+        dist.barrier()
+    dist.destroy_process_group()
+
+
 class GlobalBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d whose training statistics cover the batches of every DDP process.
 
@@ -202,7 +221,11 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         values = x.float()
         count = torch.full((1,), values.numel() / channels, device=x.device)
         sums = torch.cat([values.sum(dim=(0, 2, 3)), values.square().sum(dim=(0, 2, 3)), count])
-        sums = all_reduce(sums)  # (2C + 1,) summed over processes; gradients flow back to each
+        with warnings.catch_warnings():
+            # torch marks it deprecated, pointing to a private module; the warning, printed
+            # by every rank, tells a user of --sync-batchnorm nothing they can act on
+            warnings.simplefilter("ignore", FutureWarning)
+            sums = all_reduce(sums)  # (2C + 1,) summed over processes; gradients flow back to each
         n = sums[-1]
         mean = sums[:channels] / n
         var = (sums[channels : 2 * channels] / n - mean.square()).clamp_min(0.0)
