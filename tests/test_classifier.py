@@ -182,6 +182,26 @@ def test_predict_any_size_and_format(trained, tmp_path, capsys) -> None:
     assert main(["predict", str(run), str(tmp_path / "missing.jpg")]) == 2
 
 
+def test_predict_table_names_each_file_below_the_folder_they_share(
+    trained, tmp_path, capsys
+) -> None:
+    _, run, _ = trained
+    name = "a_painting_with_a_file_name_longer_than_any_table_column_0123456789.png"
+    write_image(tmp_path / "deep" / "folder" / "Baroque" / name, seed=7, size=(40, 30), fmt="PNG")
+    write_image(tmp_path / "deep" / "folder" / "Rococo" / "short.jpg", seed=8, size=(30, 30))
+    capsys.readouterr()
+    assert main(["predict", str(run), str(tmp_path / "deep"), "--top-k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"imagesin{tmp_path / 'deep' / 'folder'}" in "".join(out.split())  # title, wrapped
+    assert "…" not in out  # folded onto more lines, never cut short
+    # the image column's pieces, top to bottom, spell each path below that folder
+    first_cells = "".join(
+        line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│")
+    )
+    assert f"Baroque/{name}" in first_cells and "Rococo/short.jpg" in first_cells
+    assert str(tmp_path) not in first_cells
+
+
 def test_interrupt_then_resume_matches_an_uninterrupted_run(
     tiny_data, tmp_path, monkeypatch
 ) -> None:

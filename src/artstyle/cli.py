@@ -12,6 +12,7 @@ one line on stderr and exit code 2; anything else is an internal error
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -601,19 +602,33 @@ def predict_command(
     if as_json:
         _print_json(results)
         return
-    table = Table()
-    table.add_column("image")
+    # paths below the folder they share: a full path leaves no room for the file names
+    folder, names = _below_common_folder([result["path"] for result in results])
+    table = Table(title=escape(f"images in {folder}") if folder else None)
+    # folded onto more lines, never cut short with "…": the ends name the file and the style
+    table.add_column("image", overflow="fold", ratio=3)
     for rank in range(1, top_k + 1):
-        table.add_column(f"#{rank}")
-    for result in results:
+        table.add_column(f"#{rank}", overflow="fold", ratio=2)
+    for result, name in zip(results, names, strict=True):
         if "error" in result:
-            table.add_row(escape(result["path"]), f"[red]unreadable: {escape(result['error'])}[/]")
+            table.add_row(escape(name), f"[red]unreadable: {escape(result['error'])}[/]")
             continue
         table.add_row(
-            escape(result["path"]),
+            escape(name),
             *[escape(f"{p['style']} {p['probability']:.2f}") for p in result["predictions"]],
         )
     console.print(table)
+
+
+def _below_common_folder(paths: list[str]) -> tuple[str, list[str]]:
+    """The folder that holds all ``paths`` ("" if none) and each path relative to it."""
+    if not paths:
+        return "", []
+    try:
+        folder = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
+    except ValueError:  # different drives
+        return "", list(paths)
+    return folder, [os.path.relpath(os.path.abspath(p), folder) for p in paths]
 
 
 @app.command("compare-balance", context_settings=OVERRIDES)
