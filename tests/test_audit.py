@@ -173,7 +173,7 @@ def test_planted_findings(planted: Path) -> None:
     text = "\n".join(summary_lines(report))
     assert "remove the test copy to avoid leakage" in text
     assert "train/Baroque/artist-a_original.jpg = test/Baroque/artist-a_original-copy.jpg" in text
-    assert "unreadable: 1 files" in text and "tiny images" in text and "Minimalism" in text
+    assert "unreadable: 1 file;" in text and "tiny images" in text and "Minimalism" in text
 
 
 def test_zero_bit_thresholds_keep_only_exact_copies(planted: Path) -> None:
@@ -289,7 +289,7 @@ def test_cli_audit_summary_json_and_out(tiny_data: Path, tmp_path: Path, capsys)
     assert main(["data", "audit", str(tiny_data), "--workers", "1", "--out", str(out_file)]) == 0
     text = capsys.readouterr().out
     assert "24 train, 7 test images" in text
-    assert "train/test leakage, exact copies: 1 groups" in text
+    assert "train/test leakage, exact copies: 1 group (1 test file)" in text
     assert "tiny images (short side < 64 px): 31" in text  # the fixture paints 40x32 images
     saved = json.loads(out_file.read_text())
     assert saved["counts"]["leakage_exact_groups"] == 1 and saved["counts"]["tiny"] == 31

@@ -721,6 +721,8 @@ def test_cli_report(tmp_path, capsys):
     assert not list(
         out.parent.glob(".report.html.*.tmp")
     )  # the atomic write left no temporary file
+    assert main(["report", str(root / "classifier"), "--out", str(tmp_path / "one.html")]) == 0
+    assert "(1 run, " in capsys.readouterr().out
 
 
 def test_cli_missing_folder_exits_2(tmp_path, capsys):

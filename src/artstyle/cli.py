@@ -392,10 +392,12 @@ def report(
     Example: artstyle report demo-out --out demo-out/report.html --markdown demo-out/REPORT.md
     """
     from artstyle.report.html import build_report
+    from artstyle.text import plural
 
     summary = build_report(runs, out=out, markdown=markdown, title=title)
     console.print(
-        f"wrote {summary.out} ({summary.n_runs} runs, {summary.n_figures} figures, {summary.n_bytes / 1e6:.1f} MB; "
+        f"wrote {summary.out} ({plural(summary.n_runs, 'run')}, {plural(summary.n_figures, 'figure')}, "
+        f"{summary.n_bytes / 1e6:.1f} MB; "
         f"sections: {', '.join(summary.sections)})",
         highlight=False,
         soft_wrap=True,

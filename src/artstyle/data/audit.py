@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from artstyle.data.scan import Index, Item, read_item_bytes
+from artstyle.text import plural
 
 # Near duplicates need two perceptual hashes to agree (both over the greyscale
 # picture with uniform borders trimmed): pHash (DCT signs) within 14 of its
@@ -519,21 +520,22 @@ def summary_lines(report: AuditReport, *, n_paths: int = 3) -> list[str]:
     if report.unreadable:
         found_any = True
         lines.append(
-            f"unreadable: {len(report.unreadable)} files; re-download or delete them (training skips them)"
+            f"unreadable: {plural(len(report.unreadable), 'file')}; re-download or delete them (training skips them)"
         )
         files(report.unreadable, lambda e: f"{_label(e)}: {e['reason']}")
     if report.leakage_exact:
         found_any = True
         n_test = sum(1 for g in report.leakage_exact for m in g["members"] if m["split"] == "test")
         lines.append(
-            f"train/test leakage, exact copies: {len(report.leakage_exact)} groups ({n_test} test files); "
+            f"train/test leakage, exact copies: {plural(len(report.leakage_exact), 'group')} "
+            f"({plural(n_test, 'test file')}); "
             "remove the test copy to avoid leakage (otherwise test scores reward memory)"
         )
         groups(report.leakage_exact)
     if report.leakage_near:
         found_any = True
         lines.append(
-            f"train/test leakage, near copies: {len(report.leakage_near)} groups; "
+            f"train/test leakage, near copies: {plural(len(report.leakage_near), 'group')}; "
             "check by eye and remove the test copy of any true copy"
         )
         groups(report.leakage_near)
@@ -542,7 +544,8 @@ def summary_lines(report: AuditReport, *, n_paths: int = 3) -> list[str]:
         found_any = True
         extra = sum(len(g["members"]) - 1 for g in within)
         lines.append(
-            f"exact duplicates within a split: {len(within)} groups ({extra} extra copies); "
+            f"exact duplicates within a split: {plural(len(within), 'group')} "
+            f"({extra} extra {'copy' if extra == 1 else 'copies'}); "
             "keep one file per group (a copy counts a painting twice)"
         )
         groups(within)
@@ -551,14 +554,15 @@ def summary_lines(report: AuditReport, *, n_paths: int = 3) -> list[str]:
         found_any = True
         n_mirrored = sum(1 for g in near_within for m in g["members"] if m.get("mirrored"))
         lines.append(
-            f"near duplicates within a split: {len(near_within)} groups ({n_mirrored} mirrored members); "
+            f"near duplicates within a split: {plural(len(near_within), 'group')} "
+            f"({plural(n_mirrored, 'mirrored member')}); "
             "resized, greyscale or mirrored copies: check by eye and keep one"
         )
         groups(near_within)
     if report.label_conflicts:
         found_any = True
         lines.append(
-            f"label conflicts: {len(report.label_conflicts)} pictures filed under two or more styles; "
+            f"label conflicts: {plural(len(report.label_conflicts), 'picture')} filed under two or more styles; "
             "decide which style is right and remove the other copy"
         )
         files(
@@ -596,7 +600,7 @@ def summary_lines(report: AuditReport, *, n_paths: int = 3) -> list[str]:
         )
     if report.skipped:
         lines.append(
-            f"skipped by the scan: {len(report.skipped)} files ("
+            f"skipped by the scan: {plural(len(report.skipped), 'file')} ("
             + ", ".join(f"{reason} {n}" for reason, n in report.skipped_by_reason.items())
             + ")"
         )

@@ -39,6 +39,7 @@ import yaml
 
 from artstyle.errors import ArtstyleError
 from artstyle.io import write_text
+from artstyle.text import plural
 
 # Files that make a folder a run (or a result folder the report reads).
 METRICS = "metrics.json"
@@ -551,10 +552,6 @@ def _is_rate(key: str) -> bool:
 
 def _ratio(value: Any) -> str:
     return f"{value:.1f}" if _num(value) is not None else "?"
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def short(value: Any) -> str:
