@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from artstyle.cli import main
 from artstyle.data import audit as audit_module
-from artstyle.data.audit import audit, near_pairs, summary_lines
+from artstyle.data.audit import audit, near_pairs, rows_also_in, summary_lines
 from artstyle.data.scan import scan
 
 
@@ -303,3 +303,22 @@ def test_cli_audit_missing_folder(tmp_path: Path, capsys) -> None:
     assert main(["data", "audit", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
+
+
+def test_rows_also_in_marks_exact_pixel_copies_only(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    reference = rng.integers(0, 256, size=(6, 8, 8, 3), dtype=np.uint8)
+    rows = rng.integers(0, 256, size=(5, 8, 8, 3), dtype=np.uint8)
+    rows[1] = reference[4]
+    rows[3] = reference[0]
+    rows[4] = reference[2]
+    rows[4, 7, 7, 2] ^= 1  # one bit off: not a copy
+    # a read-only memmap reference, as the cache gives it
+    np.save(tmp_path / "ref.npy", reference)
+    mapped = np.load(tmp_path / "ref.npy", mmap_mode="r")
+    expected = [False, True, False, True, False]
+    assert rows_also_in(mapped, rows).tolist() == expected
+    assert rows_also_in(reference, rows[:0]).tolist() == []
+    assert rows_also_in(reference[:0], rows).tolist() == [False] * 5
+    # other image sizes cannot match
+    assert rows_also_in(reference, rows[:, :4, :4]).tolist() == [False] * 5

@@ -6,6 +6,7 @@ Tiny data (3 styles x 8 train images, 32 px, a width-8 network) and a few steps.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,7 @@ def test_training_writes_every_run_file(trained) -> None:
     metrics = json.loads((run / "metrics.json").read_text())
     assert METRIC_KEYS <= set(metrics)
     assert metrics["n_test"] == 6 and metrics["styles_absent_from_test"] == []
+    assert metrics["n_test_in_train"] == 0 and metrics["test_in_train"] == []
     assert metrics["majority_baseline_accuracy"] == pytest.approx(2 / 6)
     assert set(metrics["per_class"]["Cubism"]) == {"precision", "recall", "f1", "support"}
     assert np.asarray(metrics["confusion_matrix"]).sum() == 6
@@ -108,6 +110,41 @@ def test_training_writes_every_run_file(trained) -> None:
     assert [row["epoch"] for row in history] == [1, 2]
     assert [row["step"] for row in history] == [3, 6]
     assert metrics["n_train"] == 21 and metrics["n_val"] == 3
+
+
+def test_test_images_copied_from_train_are_counted_named_and_warned_about(
+    trained, tmp_path, capsys
+) -> None:
+    data, run, _ = trained
+    leaky = tmp_path / "leaky"
+    shutil.copytree(data, leaky)
+    # a byte-identical copy under another name, and a copy one pixel off (not a pixel copy)
+    shutil.copyfile(
+        leaky / "train/Cubism/artist-cubism_work-003.jpg", leaky / "test/Cubism/copy.jpg"
+    )
+    pixels = np.asarray(Image.open(leaky / "train/Rococo/artist-rococo_work-001.jpg")).copy()
+    pixels[16, 20] = 255 - pixels[16, 20]  # the centre, which every crop keeps
+    Image.fromarray(pixels).save(leaky / "test/Rococo/almost.png")
+    leaky_run = tmp_path / "run"
+    capsys.readouterr()
+    assert main(_train_args(leaky, leaky_run, tmp_path / "cache", "--epochs", "1")) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "1 of 8 test images equal a training image pixel for pixel" in err
+    assert f"artstyle data audit {leaky}" in err
+    metrics = json.loads((leaky_run / "metrics.json").read_text())
+    assert metrics["n_test_in_train"] == 1 and metrics["test_in_train"] == ["Cubism/copy.jpg"]
+
+    # evaluate keeps the figure for the run's own data and measures it for other data,
+    # against the training split the run learned from
+    assert main(["evaluate", str(leaky_run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_test_in_train"] == 1
+    assert main(["evaluate", str(leaky_run)]) == 0
+    assert "1 of 8 test images equal a training image" in " ".join(capsys.readouterr().out.split())
+    copied = shutil.copytree(run, tmp_path / "run-copy")  # the shared run stays as it is
+    assert main(["evaluate", str(copied), "--data", str(leaky), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_test_in_train"] == 1
+    assert main(["evaluate", str(leaky_run), "--data", str(data), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_test_in_train"] == 0
 
 
 def test_existing_out_is_refused_without_resume(trained, capsys) -> None:

@@ -424,6 +424,20 @@ def test_classifier_numbers_beside_baselines(tmp_path):
     assert "1 min 35 s" in page  # train_seconds
     assert "1,234" in page  # images per second
     assert "2.13.0" in page
+    assert "pixel for pixel" not in page  # no copies recorded, no note
+
+
+def test_classifier_tested_on_copies_of_training_images_says_so(tmp_path):
+    run = classifier_run(tmp_path / "clf")
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics.update(n_test_in_train=2, test_in_train=["Cubism/a.jpg", "Baroque/b.jpg"])
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    page = render_html(collect([run]))
+    assert (
+        "2 test images of 10 equal a training image pixel for pixel, so these scores partly "
+        "measure memory (Cubism/a.jpg, Baroque/b.jpg)" in page
+    )
+    assert "n_test_in_train" not in page  # shown as the note, not again as a raw number
 
 
 def test_several_classifiers_answer_names_the_best(tmp_path):

@@ -578,6 +578,11 @@ def evaluate_command(
         console.print(
             f"[yellow]styles absent from {split} (not averaged):[/] {', '.join(metrics['styles_absent_from_test'])}"
         )
+    from artstyle.train.classify import leakage_warning
+
+    warning = leakage_warning(metrics, data)
+    if warning:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     name = "metrics.json" if split == "test" else f"metrics_{split}.json"
     console.print(f"wrote {Path(run) / name} and figures/", highlight=False)
 

@@ -304,6 +304,30 @@ def _hash_one(job: tuple[int, Item], *, hash_size: int, draft_size: int) -> _Has
     )
 
 
+def rows_also_in(reference: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Bool mask over ``rows``: True where a row equals some row of ``reference`` exactly.
+
+    For decoded caches (uint8 (N, S, S, 3), memmaps welcome): a test image
+    whose pixels at the run's size equal a training image's is one the
+    model may have memorised. Rows are matched by a 128-bit digest, then
+    compared in full; one pass over each array.
+    """
+    if len(rows) == 0 or len(reference) == 0 or reference.shape[1:] != rows.shape[1:]:
+        return np.zeros(len(rows), dtype=bool)
+
+    def digest(row: np.ndarray) -> bytes:
+        return hashlib.blake2b(np.ascontiguousarray(row).data, digest_size=16).digest()
+
+    first: dict[bytes, int] = {}
+    for i in range(len(reference)):
+        first.setdefault(digest(reference[i]), i)
+    mask = np.zeros(len(rows), dtype=bool)
+    for j in range(len(rows)):
+        i = first.get(digest(rows[j]))
+        mask[j] = i is not None and np.array_equal(reference[i], rows[j])
+    return mask
+
+
 def _trim_borders(grey: Any) -> Any:
     """Crop letterbox bars and plain dark or light margins off each side (at most 45% per side).
 

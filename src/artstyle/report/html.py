@@ -1263,6 +1263,21 @@ class Builder:
                     "info",
                 )
             )
+        copies = _num(metrics.get("n_test_in_train"))
+        if copies:
+            named = metrics.get("test_in_train") or []
+            part.blocks.append(
+                Note(
+                    f"{plural(int(copies), 'test image')} of {fmt(metrics.get('n_test'))} equal a "
+                    "training image pixel for pixel, so these scores partly measure memory"
+                    + (
+                        f" ({', '.join(map(str, named[:5]))}{', ...' if copies > 5 else ''})"
+                        if named
+                        else ""
+                    )
+                    + "; `artstyle data audit` lists the copies to remove"
+                )
+            )
         classes = run.classes or list((metrics.get("per_class") or {}).keys())
         confusion = figure_block(
             run.claim(r"^confusion(_matrix)?$"),
@@ -1292,6 +1307,8 @@ class Builder:
             "n_test",
             "n_styles_in_test",
             "styles_absent_from_test",
+            "n_test_in_train",
+            "test_in_train",
             "per_class",
             "confusion_matrix",
         }

@@ -181,6 +181,40 @@ def load_classifier_data(
     return ClassifierData(list(index.classes), arrays, indices, counts, Path(index.root), failed)
 
 
+TEST_IN_TRAIN_LISTED = 20  # test files named in metrics.json; the count covers all
+
+
+def test_in_train(train: Any, test: Any) -> dict[str, Any]:
+    """metrics.json keys on leakage: ``n_test_in_train``, the test images whose pixels at the
+    run's size equal a training image's, and ``test_in_train``, the first of their files.
+
+    Such copies let a model score by memory; ``artstyle data audit`` finds byte-identical
+    and near copies among the files themselves.
+    """
+    from artstyle.data.audit import rows_also_in
+
+    mask = rows_also_in(train.images, test.images)
+    rels = getattr(test, "rels", None)
+    found = np.flatnonzero(mask)
+    listed = [rels[i] for i in found[:TEST_IN_TRAIN_LISTED]] if rels is not None else []
+    return {"n_test_in_train": int(mask.sum()), "test_in_train": listed}
+
+
+def leakage_warning(metrics: dict[str, Any], data_path: Any = None) -> str | None:
+    """One console line when test images are copies of training images, else None."""
+    n = metrics.get("n_test_in_train") or 0
+    if not n:
+        return None
+    audit = (
+        f"`artstyle data audit {data_path}`" if data_path else "`artstyle data audit` on the data"
+    )
+    return (
+        f"{n} of {metrics.get('n_test')} test images equal a training image pixel for pixel "
+        f"(metrics.json: test_in_train), so the test scores partly measure memory; "
+        f"{audit} lists the copies to remove"
+    )
+
+
 # ---------------------------------------------------------------- run start and resume (every training command)
 
 RunConfig = TypeVar("RunConfig", bound=TrainConfig)
@@ -502,17 +536,24 @@ def _train(
         "architecture": config.model,
         **run_summary(config, data, result, best_key="best_val_balanced_accuracy"),
     }
+    if stage == "test":
+        extra.update(test_in_train(data.arrays["train"], data.arrays["test"]))
     metrics = _metrics_from_totals(task, totals, data, extra)
     runs.write_metrics(run, metrics)
     write_classifier_figures(run, metrics, result.state.history, best_epoch=result.state.best_epoch)
     if not quiet:
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True).print(
+        console = Console(stderr=True)
+        console.print(
             f"{stage} balanced accuracy {metrics['balanced_accuracy']:.3f}, accuracy {metrics['accuracy']:.3f} "
             f"(majority baseline {metrics['majority_baseline_accuracy']:.3f}); wrote {run.path}",
             highlight=False,
         )
+        warning = leakage_warning(metrics, config.data)
+        if warning:
+            console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     return metrics
 
 
@@ -660,6 +701,11 @@ def evaluate_run(
         "precision",
     )
     extra = {"split": split, "tta": tta, **{key: previous[key] for key in keep if key in previous}}
+    if split == "test":
+        if data is None and "n_test_in_train" in previous:  # the data it was trained and tested on
+            extra.update({key: previous[key] for key in ("n_test_in_train", "test_in_train")})
+        else:
+            extra.update(_test_in_own_train(run, loaded.arrays["test"], progress=progress))
     if "train_images_per_second" not in extra:
         history = runs.read_history(run)
         extra["train_images_per_second"] = history[-1].get("images_per_second") if history else None
@@ -675,6 +721,21 @@ def evaluate_run(
         suffix=suffix,
     )
     return metrics
+
+
+def _test_in_own_train(run: RunFolder, test: Any, *, progress: bool) -> dict[str, Any]:
+    """:func:`test_in_train` against the training split the run was trained on (from its
+    config, through the cache); {} when that data folder is gone or has no training images."""
+    trained_on = runs.read_config(run, ClassifierConfig, task=TASK)
+    if trained_on.data is None or not Path(trained_on.data).expanduser().is_dir():
+        return {}
+    try:
+        own = load_classifier_data(trained_on, splits=("train",), progress=progress)
+    except ArtstyleError:
+        return {}
+    if "train" not in own.arrays or len(own.arrays["train"]) == 0:
+        return {}
+    return test_in_train(own.arrays["train"], test)
 
 
 # ---------------------------------------------------------------- predict
