@@ -184,7 +184,7 @@ def load_classifier_data(
 TEST_IN_TRAIN_LISTED = 20  # test files named in metrics.json; the count covers all
 
 
-def test_in_train(train: Any, test: Any) -> dict[str, Any]:
+def leaked_test_images(train: Any, test: Any) -> dict[str, Any]:
     """metrics.json keys on leakage: ``n_test_in_train``, the test images whose pixels at the
     run's size equal a training image's, and ``test_in_train``, the first of their files.
 
@@ -537,7 +537,7 @@ def _train(
         **run_summary(config, data, result, best_key="best_val_balanced_accuracy"),
     }
     if stage == "test":
-        extra.update(test_in_train(data.arrays["train"], data.arrays["test"]))
+        extra.update(leaked_test_images(data.arrays["train"], data.arrays["test"]))
     metrics = _metrics_from_totals(task, totals, data, extra)
     runs.write_metrics(run, metrics)
     write_classifier_figures(run, metrics, result.state.history, best_epoch=result.state.best_epoch)
@@ -664,7 +664,7 @@ def evaluate_run(
     if split not in ("test", "val", "train"):
         raise ArtstyleError(f"--split must be test, val or train, got {split!r}")
     run = runs.open_run(run_path)
-    config = runs.read_config(run, ClassifierConfig, task=TASK)
+    trained_on = config = runs.read_config(run, ClassifierConfig, task=TASK)
     if data is not None:
         config = config.model_copy(update={"data": Path(data)})
     classes = runs.read_classes(run)
@@ -705,7 +705,7 @@ def evaluate_run(
         if data is None and "n_test_in_train" in previous:  # the data it was trained and tested on
             extra.update({key: previous[key] for key in ("n_test_in_train", "test_in_train")})
         else:
-            extra.update(_test_in_own_train(run, loaded.arrays["test"], progress=progress))
+            extra.update(_leaked_into(trained_on, loaded.arrays["test"], progress=progress))
     if "train_images_per_second" not in extra:
         history = runs.read_history(run)
         extra["train_images_per_second"] = history[-1].get("images_per_second") if history else None
@@ -723,10 +723,9 @@ def evaluate_run(
     return metrics
 
 
-def _test_in_own_train(run: RunFolder, test: Any, *, progress: bool) -> dict[str, Any]:
-    """:func:`test_in_train` against the training split the run was trained on (from its
-    config, through the cache); {} when that data folder is gone or has no training images."""
-    trained_on = runs.read_config(run, ClassifierConfig, task=TASK)
+def _leaked_into(trained_on: ClassifierConfig, test: Any, *, progress: bool) -> dict[str, Any]:
+    """:func:`leaked_test_images` against the training split of the run's own config
+    (through the cache); {} when that data folder is gone or has no training images."""
     if trained_on.data is None or not Path(trained_on.data).expanduser().is_dir():
         return {}
     try:
@@ -735,7 +734,7 @@ def _test_in_own_train(run: RunFolder, test: Any, *, progress: bool) -> dict[str
         return {}
     if "train" not in own.arrays or len(own.arrays["train"]) == 0:
         return {}
-    return test_in_train(own.arrays["train"], test)
+    return leaked_test_images(own.arrays["train"], test)
 
 
 # ---------------------------------------------------------------- predict
