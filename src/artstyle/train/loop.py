@@ -177,20 +177,30 @@ def is_launched_child() -> bool:
     return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
 
 
+# How long a finished gloo rank waits for the others at the end of a command. Rank 0 may
+# still be writing figures or LoRA samples; a rank that failed or exited closes its sockets,
+# which ends the wait at once, so the limit only bounds a peer that is alive but stuck.
+END_BARRIER_SECONDS = 30 * 60
+
+
 def end_distributed(*, ok: bool) -> None:
     """Tear down this process's DDP process group, if a command started one.
 
     A gloo group left for interpreter exit can abort a rank ("terminate called
     without an active exception") while its peer closes the sockets, which
-    fails a run that had finished. After a command that succeeded, every rank
-    waits for the others, then destroys its group; after a failure it only
-    destroys its own (a barrier would wait for ranks that may be gone).
+    fails a run that had finished. After a command that succeeded, a gloo rank
+    waits for the others (``END_BARRIER_SECONDS``), then every rank destroys
+    its group; after a failure it only destroys its own, without waiting for
+    peers that may never arrive.
     """
     dist = sys.modules.get("torch.distributed")  # never imported: nothing to end
     if dist is None or not (dist.is_available() and dist.is_initialized()):
         return
-    if ok:
-        dist.barrier()
+    if ok and dist.get_backend() == "gloo":
+        import datetime
+
+        with contextlib.suppress(RuntimeError):  # a peer that failed or left: nothing to wait for
+            dist.monitored_barrier(timeout=datetime.timedelta(seconds=END_BARRIER_SECONDS))
     dist.destroy_process_group()
 
 
