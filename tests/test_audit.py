@@ -14,6 +14,7 @@ from artstyle.cli import main
 from artstyle.data import audit as audit_module
 from artstyle.data.audit import audit, near_pairs, rows_also_in, summary_lines
 from artstyle.data.scan import scan
+from conftest import make_dataset
 
 
 def painting(seed: int, size: tuple[int, int] = (160, 128)) -> Image.Image:
@@ -322,3 +323,36 @@ def test_rows_also_in_marks_exact_pixel_copies_only(tmp_path: Path) -> None:
     assert rows_also_in(reference[:0], rows).tolist() == [False] * 5
     # other image sizes cannot match
     assert rows_also_in(reference, rows[:, :4, :4]).tolist() == [False] * 5
+
+
+@pytest.mark.parametrize(
+    "size", [(40, 1), (1, 40), (1, 1)], ids=["one-row", "one-column", "one-pixel"]
+)
+def test_a_one_pixel_thin_plain_image_is_audited_as_tiny(tmp_path: Path, size) -> None:
+    data = make_dataset(tmp_path / "d", {"train": {"A": 2, "B": 2}, "test": {"A": 1}})
+    Image.new("RGB", size, (255, 255, 255)).save(data / "train" / "A" / "thin.png")
+    report = audit(scan(data), workers=1, progress=False)
+    assert "train/A/thin.png" in [entry["path"] for entry in report.tiny]
+    assert report.unreadable == []
+
+
+def test_audit_with_workers_from_a_script_without_a_main_guard_finishes(tmp_path: Path) -> None:
+    """Worker processes must not re-run the calling script (forkserver and spawn do)."""
+    import subprocess
+    import sys
+
+    data = make_dataset(tmp_path / "d", {"train": {"A": 4, "B": 4}, "test": {"A": 2, "B": 2}})
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from artstyle.data.audit import audit\n"
+        "from artstyle.data.scan import scan\n"
+        "print('script body runs')\n"
+        f"report = audit(scan({str(data)!r}), workers=2, progress=False)\n"
+        "print('hashed', sum(report.n_images.values()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("script body runs") == 1
+    assert "hashed 12" in done.stdout

@@ -261,3 +261,29 @@ def test_parquet_rows_are_cached_and_bad_cells_listed(tmp_path):
     for row, rel in enumerate(cached.rels):
         colour = {"#0": 0, "#1": 1, "#3": 2}[rel[-2:]]
         assert cached.images[row, 4, 4, colour] > 150
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_rewritten_parquet_file_is_decoded_anew_in_the_same_process(tmp_path, workers):
+    import io
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def export(colour, stamp_ns):
+        cells = []
+        for _ in range(4):
+            buffer = io.BytesIO()
+            Image.new("RGB", (20, 20), colour).save(buffer, format="PNG")
+            cells.append(buffer.getvalue())
+        path = tmp_path / "styles.parquet"
+        pq.write_table(pa.table({"image": cells, "label": [0, 1, 0, 1]}), path)
+        os.utime(path, ns=(stamp_ns, stamp_ns))  # a new mtime even on a coarse clock
+        return scan(path, test_fraction=0.25)
+
+    red = _load(export((255, 0, 0), 10**18), cache_dir=tmp_path / "c", workers=workers)
+    assert red.images[:, 4, 4].tolist() == [[255, 0, 0]] * 4
+    blue = _load(export((0, 0, 255), 2 * 10**18), cache_dir=tmp_path / "c", workers=workers)
+    assert blue.built is True
+    assert blue.images[:, 4, 4].tolist() == [[0, 0, 255]] * 4

@@ -147,6 +147,23 @@ def test_palette_gif_with_and_without_transparency(tmp_path):
     assert array[4, 4].tolist() == [10, 200, 40]
 
 
+@pytest.mark.parametrize(
+    ("mode", "see_through", "kept"),
+    [("L", 0, 90), ("RGB", (0, 0, 0), (90, 20, 200))],
+    ids=["grey", "rgb"],
+)
+def test_a_png_colour_marked_transparent_becomes_white(tmp_path, mode, see_through, kept):
+    image = Image.new(mode, (6, 4), kept)
+    image.putpixel((0, 0), see_through)
+    path = tmp_path / f"{mode}.png"
+    image.save(path, transparency=see_through)  # a PNG tRNS chunk, no alpha channel
+    assert Image.open(path).mode == mode and "transparency" in Image.open(path).info
+    array = np.asarray(open_rgb(path))
+    assert array[0, 0].tolist() == [255, 255, 255]
+    grey = [kept] * 3 if mode == "L" else list(kept)
+    assert array[3, 5].tolist() == grey
+
+
 def test_sixteen_bit_png_is_scaled_not_clipped(tmp_path):
     values = np.array([[0, 1000, 32768, 65535]], dtype=np.uint16)
     path = tmp_path / "deep.png"

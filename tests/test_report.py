@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -438,6 +439,18 @@ def test_classifier_tested_on_copies_of_training_images_says_so(tmp_path):
         "measure memory (Cubism/a.jpg, Baroque/b.jpg)" in page
     )
     assert "n_test_in_train" not in page  # shown as the note, not again as a raw number
+
+
+def test_a_file_name_that_is_not_utf8_is_written_as_a_question_mark(tmp_path):
+    run = classifier_run(tmp_path / "clf")
+    metrics = json.loads((run / "metrics.json").read_text())
+    name = os.fsdecode(b"caf\xe9.jpg")  # as os.walk gives a Latin-1 name: a lone surrogate
+    metrics.update(n_test_in_train=1, test_in_train=[f"Cubism/{name}"])
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    summary = build_report([run], out=tmp_path / "r.html", markdown=tmp_path / "r.md")
+    assert "Cubism/caf?.jpg" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert summary.n_bytes == (tmp_path / "r.html").stat().st_size
+    assert (tmp_path / "r.md").read_text(encoding="utf-8")
 
 
 def test_several_classifiers_answer_names_the_best(tmp_path):

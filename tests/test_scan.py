@@ -192,3 +192,91 @@ def test_cli_stats_json_and_bad_folder(tmp_path: Path, tiny_data: Path, capsys) 
     assert main(["data", "stats", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
+
+
+def test_a_file_name_that_is_not_utf8_is_scanned_cached_and_audited(tmp_path: Path) -> None:
+    from artstyle.data.audit import audit, summary_lines
+    from artstyle.data.cache import load_split
+
+    data = make_dataset(tmp_path / "d", {"train": {"A": 3, "B": 3}, "test": {"A": 1, "B": 1}})
+    name = os.fsdecode(b"caf\xe9.jpg")  # Latin-1 bytes: Python holds them as a lone surrogate
+    write_image(data / "train" / "A" / name, seed=50)
+    index = scan(data)
+    assert name in [item.rel.split("/")[-1] for item in index.split("train")]
+    with_name = index.fingerprint("train")
+    (data / "train" / "A" / name).unlink()
+    assert scan(data).fingerprint("train") != with_name
+    write_image(data / "train" / "A" / name, seed=50)
+    cached = load_split(index, "train", size=8, cache_dir=tmp_path / "c", workers=1, progress=False)
+    assert f"A/{name}" in cached.rels and cached.images.shape == (7, 8, 8, 3)
+    assert summary_lines(audit(index, workers=1, progress=False))  # no UnicodeEncodeError
+    single = tmp_path / "single"  # no test split: the stratified split hashes every name
+    (single / "A").mkdir(parents=True)
+    for k in range(3):
+        write_image(single / "A" / f"{k}.jpg", seed=k)
+        write_image(single / "B" / f"{k}.jpg", seed=k + 9)
+    write_image(single / "A" / name, seed=51)
+    assert len(scan(single).items) == 7
+
+
+def test_a_folder_that_cannot_be_listed_is_reported_as_skipped(
+    tiny_data: Path, monkeypatch
+) -> None:
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path).name == "Cubism":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    index = scan(tiny_data)
+    reasons = {Path(s.path).name: s.reason for s in index.skipped}
+    assert reasons.get("Cubism") == "cannot read folder: Permission denied"
+
+
+def test_an_artgan_csv_saved_with_a_byte_order_mark_keeps_its_first_row(tmp_path: Path) -> None:
+    root = tmp_path / "artgan"
+    for style in ("Baroque", "Rococo"):
+        for k in range(2):
+            write_image(root / "wikiart" / style / f"a-b_{k}.jpg", seed=k + len(style))
+    (root / "wikiart_csv").mkdir(parents=True)
+    rows = "Baroque/a-b_0.jpg,0\nRococo/a-b_0.jpg,1\n"
+    (root / "wikiart_csv" / "style_train.csv").write_bytes(b"\xef\xbb\xbf" + rows.encode())
+    (root / "wikiart_csv" / "style_val.csv").write_text("Baroque/a-b_1.jpg,0\nRococo/a-b_1.jpg,1\n")
+    index = scan(root)
+    assert [i.rel for i in index.split("train")] == ["Baroque/a-b_0.jpg", "Rococo/a-b_0.jpg"]
+    assert index.skipped == []
+
+
+def test_parquet_files_of_the_same_name_in_two_folders_keep_rows_apart(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for k, folder in enumerate(("part-a", "part-b")):
+        cells = [
+            write_image(tmp_path / "src" / f"{k}{j}.png", seed=10 * k + j).read_bytes()
+            for j in range(2)
+        ]
+        (tmp_path / "pq" / folder).mkdir(parents=True)
+        pq.write_table(
+            pa.table({"image": cells, "label": [0, 1]}), tmp_path / "pq" / folder / "train.parquet"
+        )
+    index = scan(tmp_path / "pq", test_fraction=0.5)
+    rels = sorted(item.rel for item in index.items)
+    assert rels == [
+        "part-a/train.parquet#0",
+        "part-a/train.parquet#1",
+        "part-b/train.parquet#0",
+        "part-b/train.parquet#1",
+    ]
+
+
+def test_an_empty_test_folder_takes_test_fraction(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "d", {"train": {"A": 4, "B": 4}})
+    (data / "test").mkdir()
+    index = scan(data, test_fraction=0.5)
+    assert index.counts("test") == {"A": 2, "B": 2}
+    write_image(data / "test" / "A" / "x.jpg", seed=3)
+    with pytest.raises(ArtstyleError, match="has its own test/ split"):
+        scan(data, test_fraction=0.5)

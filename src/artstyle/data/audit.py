@@ -25,9 +25,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import multiprocessing
 import os
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -353,6 +351,8 @@ def _trim_borders(grey: Any) -> Any:
     left, right = border(pixels.T, col_limit), border(pixels.T[::-1], col_limit)
     if top == bottom == left == right == 0:
         return grey
+    if top + bottom >= height or left + right >= width:  # a line or two of flat pixels: all border
+        return grey
     return grey.crop((left, top, width - right, height - bottom))
 
 
@@ -370,9 +370,9 @@ def _hash_all(
                 advance(1)
             return results
         chunk = max(1, min(64, len(jobs) // (n_workers * 8)))
-        # not fork: the caller may run threads (torch, rich) whose locks fork
-        # would copy mid-state; forkserver starts workers from a clean process.
-        context = multiprocessing.get_context("forkserver" if sys.platform != "win32" else "spawn")
+        from artstyle.data.images import worker_context
+
+        context = worker_context()  # fork on Linux: forkserver would re-run an unguarded script
         with context.Pool(n_workers) as pool:
             results = []
             for result in pool.imap_unordered(job, jobs, chunksize=chunk):
@@ -490,7 +490,7 @@ def _components(n: int, edges: np.ndarray) -> Iterator[list[int]]:
 
 def _member(index: Index, item: Item) -> dict[str, Any]:
     if item.row >= 0:
-        path = f"{Path(item.source).name}#{item.row}"
+        path = item.rel  # "sub/file.parquet#row", below the root
     else:
         try:
             path = Path(item.source).relative_to(index.root).as_posix()

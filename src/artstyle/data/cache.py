@@ -17,7 +17,6 @@ import contextlib
 import errno
 import hashlib
 import math
-import multiprocessing
 import os
 import sys
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from artstyle.data.images import RESIZE_MODES, ImageError, decode_item
+from artstyle.data.images import RESIZE_MODES, ImageError, decode_item, worker_context
 from artstyle.data.scan import Index, Item, Skipped
 from artstyle.errors import ArtstyleError
 from artstyle.io import atomic_path, read_json, write_json
@@ -76,7 +75,7 @@ def default_cache_dir(root: str | os.PathLike) -> Path:
     else:
         xdg = os.environ.get("XDG_CACHE_HOME")
         base_dir = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "artstyle"
-    digest = hashlib.sha256(str(root).encode()).hexdigest()[:10]
+    digest = hashlib.sha256(os.fsencode(root)).hexdigest()[:10]
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in root.name) or "data"
     return base_dir / f"{name}-{digest}"
 
@@ -84,7 +83,7 @@ def default_cache_dir(root: str | os.PathLike) -> Path:
 def cache_key(index: Index, split: str, *, size: int, resize: str) -> str:
     """What a cache must match to be reused: files (names, sizes, mtimes), S, resize mode, format."""
     text = f"v{FORMAT_VERSION}|{index.root}|{split}|{index.fingerprint(split)}|{size}|{resize}"
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    return hashlib.sha256(text.encode(errors="surrogateescape")).hexdigest()[:20]
 
 
 def load_split(
@@ -363,11 +362,7 @@ def _decode_into(
 
 def _decode_in_workers(tasks: list, n_workers: int, failures: dict[int, str], advance) -> list:
     """Run the tasks in worker processes; returns the tasks left undone if the pool broke."""
-    # fork on Linux: workers start at once and never re-run the caller's __main__ (spawn and
-    # forkserver do, which deadlocks on the cache lock in a script without a main guard). The
-    # children only run Pillow and numpy, never the parent's torch thread pools, the same
-    # trade torch's own DataLoader makes. macOS and Windows lack a safe fork: spawn there.
-    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    context = worker_context()  # fork on Linux: spawn would re-run an unguarded script
     done: set[int] = set()
     pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=context)
     try:

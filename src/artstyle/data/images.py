@@ -160,10 +160,14 @@ def _apply_orientation(image: Image.Image) -> Image.Image:
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     mode = image.mode
+    if "transparency" in image.info and mode in ("P", "L", "RGB"):
+        # a palette entry or one grey level / colour marked transparent (PNG tRNS)
+        mode = "RGBA"
+        image = image.convert(mode)
     if mode == "RGB":
         return image
     if mode == "P":
-        mode = "RGBA" if "transparency" in image.info else "RGB"
+        mode = "RGB"
         image = image.convert(mode)
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         # Transparent areas become white paper, not black.
@@ -251,3 +255,19 @@ def decode_item(item, size: int, resize: str = "crop") -> np.ndarray:
 
 
 __all__ = ["MAX_PIXELS", "RESIZE_MODES", "ImageError", "decode_image", "decode_item", "open_rgb"]
+
+
+def worker_context():
+    """The multiprocessing context for worker processes that decode, hash or draw images.
+
+    fork on Linux: workers start at once and never re-run the caller's
+    ``__main__``, as spawn and forkserver do, which in a script without a
+    main guard re-runs the script in every worker (and so never finishes).
+    The children only run Pillow and numpy, never the parent's torch thread
+    pools or progress-bar thread, the trade torch's own DataLoader makes.
+    macOS and Windows lack a safe fork: spawn there.
+    """
+    import multiprocessing
+    import sys
+
+    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")

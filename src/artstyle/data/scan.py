@@ -38,7 +38,7 @@ _WIKIART_NAME = re.compile(r"^([a-z0-9][a-z0-9\-\.']*)_(.+)$")
 class Item:
     """One image: where its bytes are and what it is."""
 
-    rel: str  # identity: path relative to the split root, posix; parquet: "file.parquet#row"
+    rel: str  # identity: path relative to the split root, posix; parquet: "sub/file.parquet#row"
     style: str
     split: str
     source: str  # absolute path of the file holding the bytes
@@ -93,7 +93,9 @@ class Index:
         digest = hashlib.sha256()
         for item in self.split(name):
             digest.update(
-                f"{item.rel}\0{item.style}\0{item.row}\0{item.n_bytes}\0{item.mtime_ns}\n".encode()
+                f"{item.rel}\0{item.style}\0{item.row}\0{item.n_bytes}\0{item.mtime_ns}\n".encode(
+                    errors="surrogateescape"
+                )
             )
         return digest.hexdigest()[:16]
 
@@ -152,15 +154,15 @@ def scan(
             raise ArtstyleError(
                 f"{root} has test/ but no train/ folder; the class map comes from train/"
             )
-        if test_fraction is not None and (root / "test").is_dir():
-            raise ArtstyleError(
-                f"{root} has its own test/ split; drop --test-fraction or point at {root / 'train'}"
-            )
         items, skipped = _walk_split(root / "train", "train")
         test_items: list[Item] = []
         if (root / "test").is_dir():
             test_items, test_skipped = _walk_split(root / "test", "test")
             skipped += test_skipped
+        if test_fraction is not None and test_items:  # an empty test/ is no split of its own
+            raise ArtstyleError(
+                f"{root} has its own test/ split; drop --test-fraction or point at {root / 'train'}"
+            )
         index = _finish(root, "folders", items, test_items, skipped)
         if not test_items:
             index = _split_stratified(index, test_fraction or 0.2, seed)
@@ -175,7 +177,11 @@ def _walk_split(split_root: Path, split: str) -> tuple[list[Item], list[Skipped]
     items: list[Item] = []
     skipped: list[Skipped] = []
     seen_dirs: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(split_root, followlinks=True):
+
+    def unlistable(exc: OSError) -> None:  # os.walk drops a folder it cannot list; say so
+        skipped.append(Skipped(str(exc.filename), f"cannot read folder: {exc.strerror}"))
+
+    for dirpath, dirnames, filenames in os.walk(split_root, onerror=unlistable, followlinks=True):
         here = Path(dirpath)
         try:
             stat = here.stat()
@@ -285,7 +291,9 @@ def _split_stratified(index: Index, test_fraction: float, seed: int) -> Index:
     for style in sorted(by_style):
         members = sorted(
             by_style[style],
-            key=lambda i: hashlib.sha256(f"{seed}:{i.rel}".encode()).hexdigest(),
+            key=lambda i: hashlib.sha256(
+                f"{seed}:{i.rel}".encode(errors="surrogateescape")
+            ).hexdigest(),
         )
         n_test = min(int(round(test_fraction * len(members))), len(members) - 1)
         for k, item in enumerate(members):
@@ -339,7 +347,8 @@ def _read_artgan_rows(
     items: list[Item] = []
     label_of_style: dict[str, str] = {}
     try:
-        handle = open(csv_path, newline="", encoding="utf-8", errors="replace")
+        # utf-8-sig: a spreadsheet's byte-order mark is not part of the first path
+        handle = open(csv_path, newline="", encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         raise ArtstyleError(f"cannot read {csv_path}: {exc.strerror}") from exc
     with handle:
@@ -467,8 +476,12 @@ def _scan_parquet(files: list[Path], root: Path, test_fraction: float | None, se
         except Exception as exc:
             skipped.append(Skipped(str(path), f"cannot read the {label_col!r} column: {exc}"))
             continue
+        try:  # the file's path below the root: two folders may each hold a train.parquet
+            name = path.relative_to(root.resolve()).as_posix()
+        except ValueError:
+            name = path.name
         for row, label in enumerate(labels):
-            where = f"{path.name}#{row}"
+            where = f"{name}#{row}"
             if label is None:
                 skipped.append(Skipped(where, "row has no label"))
                 continue
@@ -544,16 +557,19 @@ def read_item_bytes(item: Item) -> bytes:
     if item.row < 0:
         with open(item.source, "rb") as handle:
             return handle.read()
-    return _parquet_cell(item.source, item.row)
+    return _parquet_cell(item.source, item.row, (item.n_bytes, item.mtime_ns))
 
 
-_PARQUET_CACHE: dict[str, tuple[list | str, str]] = {}
+# one parquet file's image column, keyed by (path, size, mtime) as scanned: a file
+# rewritten since is read again, never served from the old copy
+_PARQUET_CACHE: dict[tuple[str, int, int], tuple[list | str, str]] = {}
 
 
-def _parquet_cell(source: str, row: int) -> bytes:
+def _parquet_cell(source: str, row: int, stamp: tuple[int, int]) -> bytes:
     import pyarrow.parquet as pq
 
-    if source not in _PARQUET_CACHE:
+    key = (source, *stamp)
+    if key not in _PARQUET_CACHE:
         try:
             parquet = pq.ParquetFile(source)
             names = parquet.schema_arrow.names
@@ -564,8 +580,8 @@ def _parquet_cell(source: str, row: int) -> bytes:
         except Exception as exc:
             column, image_col = f"cannot read the image column of {Path(source).name}: {exc}", ""
         _PARQUET_CACHE.clear()  # keep one file's images in memory at a time
-        _PARQUET_CACHE[source] = (column, image_col)
-    column = _PARQUET_CACHE[source][0]
+        _PARQUET_CACHE[key] = (column, image_col)
+    column = _PARQUET_CACHE[key][0]
     if isinstance(column, str):
         raise ValueError(column)
     if not 0 <= row < len(column):

@@ -27,12 +27,10 @@ import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -1487,10 +1485,10 @@ def _render_all(
                 files += _render_chunk(str(staging), seed, size, part)
                 advance(len(part))
             return files
-        # not fork: the caller may run threads (torch, rich) whose locks fork would copy mid-state;
-        # forkserver starts workers from a clean process on POSIX, spawn elsewhere
-        method = "forkserver" if sys.platform != "win32" else "spawn"
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method)) as pool:
+        from artstyle.data.images import worker_context
+
+        # fork on Linux: forkserver would re-run an unguarded script in every worker
+        with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
             futures = [
                 pool.submit(_render_chunk, str(staging), seed, size, part) for part in chunks
             ]

@@ -38,7 +38,7 @@ import markupsafe
 import yaml
 
 from artstyle.errors import ArtstyleError
-from artstyle.io import write_text
+from artstyle.io import write_bytes
 from artstyle.text import plural
 
 # Files that make a folder a run (or a result folder the report reads).
@@ -2030,18 +2030,20 @@ def build_report(
     if out.is_dir():
         raise ArtstyleError(f"--out {out} is a folder; give a file name ending in .html")
     report = collect(paths, title=title)
-    page = render_html(report)
-    write_text(out, page)
+    # a file name need not be UTF-8 (Python holds such bytes as lone surrogates): "?" here
+    page = render_html(report).encode("utf-8", errors="replace")
+    write_bytes(out, page)
     markdown_path = None
     if markdown is not None:
         markdown_path = Path(markdown).expanduser()
-        write_text(markdown_path, render_markdown(report, markdown_path))
+        text = render_markdown(report, markdown_path)
+        write_bytes(markdown_path, text.encode("utf-8", errors="replace"))
     return ReportSummary(
         out=out,
         markdown=markdown_path,
         n_runs=report.n_runs,
         n_figures=len(report.figures),
-        n_bytes=len(page.encode("utf-8")),
+        n_bytes=len(page),
         sections=[section.title for section in report.sections],
         notes=report.notes,
     )
