@@ -272,6 +272,47 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(
     assert resumed.metrics_path.is_file()
 
 
+def test_a_second_ctrl_c_mid_step_keeps_the_last_consistent_checkpoint(
+    tiny_data, tmp_path, monkeypatch, capsys
+) -> None:
+    """A second Ctrl-C raises wherever it lands; here right after the 5th optimizer step and
+    before the loop counts it. The checkpoint of epoch 1 (3 steps) must stay, not a state
+    one update ahead of its own step count."""
+    cache = tmp_path / "cache"
+    args = ["--epochs", "2", "--seed", "2"]
+    assert main(_train_args(tiny_data, tmp_path / "straight", cache, *args)) == 0
+    real_step = torch.optim.lr_scheduler.LambdaLR.step
+
+    def step_then_interrupt(self, *a, **k):
+        real_step(self, *a, **k)
+        if self.last_epoch == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch.optim.lr_scheduler.LambdaLR, "step", step_then_interrupt)
+    capsys.readouterr()
+    assert main(_train_args(tiny_data, tmp_path / "cut", cache, *args)) == 130
+    monkeypatch.undo()
+    assert "from the last finished epoch or clean stop kept" in " ".join(
+        capsys.readouterr().err.split()
+    )
+    cut = runs.open_run(tmp_path / "cut")
+    saved = runs.load_checkpoint(cut.checkpoint_path)
+    assert (saved["state"]["step"], saved["state"]["epoch"], saved["state"]["batch_in_epoch"]) == (
+        3,
+        1,
+        0,
+    )
+    assert saved["optimizer"]["state"][0]["step"] == 3 and saved["scheduler"]["last_epoch"] == 3
+
+    assert main(["train", "classifier", "--resume", str(cut.path), "--progress", "false"]) == 0
+    final = runs.load_checkpoint(cut.checkpoint_path)
+    straight = runs.load_checkpoint(runs.open_run(tmp_path / "straight").checkpoint_path)
+    assert final["state"]["step"] == straight["state"]["step"] == 6
+    assert final["optimizer"]["state"][0]["step"] == 6
+    for key, value in straight["model"].items():
+        torch.testing.assert_close(final["model"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+
 def test_resume_of_a_missing_run_is_refused(tmp_path, capsys) -> None:
     assert main(["train", "classifier", "--resume", str(tmp_path / "nothing")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -360,6 +360,37 @@ def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(
         lora.resume_lora(half, {"max_steps": 2})
 
 
+def test_ctrl_c_during_an_update_keeps_the_last_consistent_checkpoint(
+    tiny_base, lora_data, tmp_path, trained_run, monkeypatch
+):
+    """Ctrl-C right after the 2nd optimizer update, before the step counts it: the step-1
+    checkpoint stays, and resuming from it ends where the uninterrupted run did."""
+    run, _ = trained_run
+    cut = tmp_path / "cut"
+    real_step = torch.optim.lr_scheduler.LambdaLR.step
+
+    def step_then_interrupt(self, *a, **k):
+        real_step(self, *a, **k)
+        if self.last_epoch == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch.optim.lr_scheduler.LambdaLR, "step", step_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        lora.train_lora(_config(tiny_base, lora_data, cut, validation_every=0))
+    monkeypatch.undo()
+    saved = torch.load(cut / "checkpoints" / "last.ckpt", weights_only=True)
+    assert saved["step"] == 1
+    lora.resume_lora(cut, {"validation_every": 0})
+    with (
+        safe_open(str(run / lora.WEIGHTS_NAME), "pt") as full,
+        safe_open(str(cut / lora.WEIGHTS_NAME), "pt") as resumed,
+    ):
+        for key in full.keys():
+            torch.testing.assert_close(
+                resumed.get_tensor(key), full.get_tensor(key), rtol=1e-5, atol=1e-6
+            )
+
+
 def test_mixed_precision_keeps_lora_weights_fp32_and_options_run(tiny_base, lora_data, tmp_path):
     config = _config(tiny_base, lora_data, tmp_path / "unused", train_text_encoder=True)
     models = lora._load_training_models(tiny_base, config, torch.device("cpu"), torch.float16)

@@ -422,6 +422,9 @@ class LoraTraining:
     train_seconds: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    # True from the optimizer's update until ``step`` counts it: a checkpoint written then
+    # would hold weights one update ahead of its step, and resume would apply a batch twice
+    updating: bool = False
 
     @property
     def images_per_step(self) -> int:
@@ -477,8 +480,9 @@ def train_lora(config: LoraConfig, *, resume: bool = False) -> dict[str, Any]:
             if stopped:
                 break
     except KeyboardInterrupt:
-        # Ctrl-C keeps what was trained: the next --resume starts from this step
-        if training.step > start_step:
+        # Ctrl-C keeps what was trained: the next --resume starts from this step; mid-update
+        # the last checkpoint written stays instead
+        if training.step > start_step and not training.updating:
             save_checkpoint(training)
         raise
     finally:
@@ -672,10 +676,12 @@ def train_step(
             max_norm=config.max_grad_norm,
             error_if_nonfinite=False,
         )
+    training.updating = True
     training.optimizer.step()
     training.lr_scheduler.step()
     training.optimizer.zero_grad(set_to_none=True)
     training.step += 1
+    training.updating = False
     value = float(step_loss)
     if not math.isfinite(value):
         raise ArtstyleError(

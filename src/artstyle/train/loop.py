@@ -520,8 +520,9 @@ class StopRequests:
     """Ctrl-C and the time budget, turned into a flag the loop reads between steps.
 
     The first Ctrl-C asks for a clean stop (the checkpoint is written at the
-    next step boundary); a second one interrupts at once. In DDP the flag is
-    max-reduced over ranks so every rank stops at the same step.
+    next step boundary); a second one interrupts at once and writes nothing,
+    as it may land mid-step: the last checkpoint written stays. In DDP the
+    flag is max-reduced over ranks so every rank stops at the same step.
     """
 
     NONE, TIME, INTERRUPT = 0, 1, 2
@@ -831,13 +832,22 @@ def fit(
                         fabric, state, schedule, steps_per_epoch, epoch_start, deadline
                     )
         except KeyboardInterrupt:
-            stopped = "interrupt"
-            save_last()
+            # a second Ctrl-C lands anywhere, e.g. between optimizer.step() and the step count:
+            # no checkpoint is written from that state, the last one written stays as it was
+            stopped = "interrupted at once"
             raise
         finally:
             if stopped == "interrupt" and is_zero:
                 Progress(False).print(
                     f"interrupted: {run.checkpoint_path} kept; continue with --resume {run.path}"
+                )
+            elif stopped == "interrupted at once" and is_zero:
+                Progress(False).print(
+                    f"interrupted at once: {run.checkpoint_path} from the last finished epoch "
+                    f"or clean stop kept; continue with --resume {run.path}"
+                    if run.checkpoint_path.is_file()
+                    else f"interrupted at once, before the first checkpoint: {run.path} "
+                    "holds no training state to resume"
                 )
     state.elapsed_seconds = elapsed()
 
