@@ -541,6 +541,18 @@ def test_init_from_a_run_and_resume(trained, tmp_path, capsys):
     assert (
         table[:, 2:].abs().max() < 0.05
     )  # 3 styles: two principal directions, the rest starts at zero
+    # killed before its first checkpoint: resume starts over from step 0, from the same table
+    import shutil
+
+    early = shutil.copytree(run, tmp_path / "sty-early")
+    (early / "checkpoints" / "last.ckpt").unlink()
+    (early / "model.safetensors").unlink()
+    capsys.readouterr()
+    assert main(["train", "stylizer", "--resume", str(early)]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "over from step 0" in " ".join((printed.out + printed.err).split())
+    restarted = load_model(open_run(early)).styles.weight.detach()
+    assert restarted[:, 2:].abs().max() < 0.05
     assert main(["train", "stylizer", "--resume", str(run), "--max-minutes", "60"]) == 0, (
         capsys.readouterr().err
     )

@@ -578,7 +578,8 @@ def _train(
             critic.classes, data.classes, run_path=critic.path, data_path=config.data
         )
     init_table = None
-    if config.init_styles is not None and not resume:
+    # a resume without a checkpoint starts over from step 0 (fit), and so needs the table too
+    if config.init_styles is not None and not (resume and run.checkpoint_path.is_file()):
         train_rows = data.indices["train"]
         images = np.asarray(data.arrays["train"].images)[train_rows]
         means = style_means_from_run(
