@@ -304,6 +304,17 @@ def test_a_second_ctrl_c_mid_step_keeps_the_last_consistent_checkpoint(
     )
     assert saved["optimizer"]["state"][0]["step"] == 3 and saved["scheduler"]["last_epoch"] == 3
 
+    # damaged best weights: one line that names the file, and nothing is written
+    weights = cut.path / "model.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[:100])
+    checkpoint = cut.checkpoint_path.read_bytes()
+    capsys.readouterr()
+    assert main(["train", "classifier", "--resume", str(cut.path), "--progress", "false"]) == 2
+    assert f"cannot read {weights}" in " ".join(capsys.readouterr().err.split())
+    assert cut.checkpoint_path.read_bytes() == checkpoint
+    weights.write_bytes(good)
+
     assert main(["train", "classifier", "--resume", str(cut.path), "--progress", "false"]) == 0
     final = runs.load_checkpoint(cut.checkpoint_path)
     straight = runs.load_checkpoint(runs.open_run(tmp_path / "straight").checkpoint_path)

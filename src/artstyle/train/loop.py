@@ -713,9 +713,8 @@ def fit(
             run.checkpoint_path,
         )
         if run.weights_path.is_file():
-            from safetensors.torch import load_file
-
-            best_state = load_file(str(run.weights_path), device="cpu")
+            best_state = runs.read_weights(run)
+            runs.load_state(raw_model, best_state, source=run.weights_path, check_only=True)
         if is_zero and not quiet:
             Progress(False).print(
                 f"resuming {run.path} at epoch {state.epoch + 1}, batch {state.batch_in_epoch}, step {state.step}"

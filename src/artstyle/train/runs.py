@@ -347,6 +347,21 @@ def load_state(model, state: dict, *, source: Path, check_only: bool = False) ->
         model.load_state_dict(state)
 
 
+def read_weights(run: RunFolder) -> dict[str, Any]:
+    """The tensors of the run's model.safetensors (no code runs); a damaged file is one
+    ArtstyleError that names it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(run.weights_path), device="cpu")
+    except (SafetensorError, OSError) as exc:
+        raise ArtstyleError(
+            f"cannot read {run.weights_path}: {exc}; restore it from a copy, or delete it "
+            "and resume or retrain the run to write it again"
+        ) from exc
+
+
 def load_model(run: RunFolder, *, device: Any = "cpu"):
     """The run's model rebuilt from model.json with the weights of model.safetensors, for inference.
 
@@ -356,7 +371,6 @@ def load_model(run: RunFolder, *, device: Any = "cpu"):
     """
     import torch
     from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
 
     from artstyle.models import fold_batchnorm
 
@@ -379,11 +393,7 @@ def load_model(run: RunFolder, *, device: Any = "cpu"):
         check_only=True,
     )
     model = build_from_spec(spec)
-    try:
-        state = load_file(str(run.weights_path), device="cpu")
-    except (SafetensorError, OSError) as exc:
-        raise ArtstyleError(f"cannot read {run.weights_path}: {exc}") from exc
-    load_state(model, state, source=run.weights_path)
+    load_state(model, read_weights(run), source=run.weights_path)
     fold_batchnorm(model)
     # channels_last as in training: faster convolutions on CPU and GPU, whatever the input's layout
     return model.to(device, memory_format=torch.channels_last).eval()
