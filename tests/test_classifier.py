@@ -346,6 +346,35 @@ def test_time_budget_stops_cleanly(tiny_data, tmp_path, monkeypatch) -> None:
     assert main(["train", "classifier", "--resume", str(run), "--lr", "0.1"]) == 2
 
 
+def test_a_schedule_shortened_to_the_time_budget_says_so_and_is_not_extended(
+    tiny_data, trained, tmp_path, monkeypatch, capsys
+) -> None:
+    def fits_two_epochs(fabric, state, schedule, steps_per_epoch, epoch_start, deadline):
+        # as if the first epoch had shown that only two fit in --max-minutes
+        if state.planned_epochs > 2:
+            state.planned_epochs = 2
+            schedule.total_steps = 2 * steps_per_epoch
+
+    monkeypatch.setattr(loop, "_fit_schedule_to_budget", fits_two_epochs)
+    run = tmp_path / "run"
+    capsys.readouterr()
+    args = _train_args(tiny_data, run, tmp_path / "cache", "--epochs", "5", "--max-minutes", "30")
+    assert main(args) == 0
+    printed = " ".join(capsys.readouterr().err.split())
+    assert "schedule shortened to 2 of 5 epochs" in printed
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert (metrics["stopped"], metrics["epochs_run"], metrics["epochs_planned"]) == ("time", 2, 2)
+    checkpoint = (run / "checkpoints" / "last.ckpt").read_bytes()
+    assert main(["train", "classifier", "--resume", str(run), "--max-minutes", "60"]) == 2
+    assert "cannot be extended" in " ".join(capsys.readouterr().err.split())
+    assert (run / "checkpoints" / "last.ckpt").read_bytes() == checkpoint
+
+    _, finished, _ = trained  # ran all its epochs
+    assert json.loads((finished / "metrics.json").read_text())["stopped"] == "finished"
+    assert main(["train", "classifier", "--resume", str(finished)]) == 2
+    assert "already trained all 2 epochs" in " ".join(capsys.readouterr().err.split())
+
+
 def test_compare_balance_two_strategies(tmp_path, capsys) -> None:
     data = make_dataset(
         tmp_path / "data",

@@ -694,6 +694,7 @@ def evaluate_run(
         "best_epoch",
         "best_val_balanced_accuracy",
         "epochs_run",
+        "epochs_planned",
         "stopped",
         "training_seconds",
         "train_images_per_second",

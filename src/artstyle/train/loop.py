@@ -119,7 +119,9 @@ class FitResult:
     fabric: Any
     model: nn.Module  # the evaluated model (EMA when on) with the best epoch's weights, eval mode
     state: TrainState
-    stopped: str | None  # None: all epochs ran; "time": --max-minutes; "interrupt": Ctrl-C
+    # None: all epochs ran; "time": --max-minutes cut the run or shortened its schedule;
+    # "interrupt": Ctrl-C
+    stopped: str | None
     images_per_second: float
 
 
@@ -505,6 +507,8 @@ def run_summary(config: TrainConfig, data, result: FitResult, *, best_key: str) 
         "best_epoch": state.best_epoch,
         best_key: state.best_score,
         "epochs_run": state.history[-1]["epoch"] if state.history else 0,
+        # fewer than config.epochs when --max-minutes shortened the schedule
+        "epochs_planned": state.planned_epochs,
         "stopped": result.stopped or "finished",
         "training_seconds": round(state.elapsed_seconds, 2),
         "train_images_per_second": round(result.images_per_second, 2),
@@ -712,6 +716,15 @@ def fit(
             fabric,
             run.checkpoint_path,
         )
+        if state.epoch >= state.planned_epochs:
+            raise ArtstyleError(
+                f"{run.path} already finished its schedule, shortened to {state.planned_epochs} "
+                f"of {config.epochs} epochs to fit --max-minutes; its learning rate has annealed, "
+                "so it cannot be extended: start a new run with a larger --max-minutes"
+                if state.planned_epochs < config.epochs
+                else f"{run.path} already trained all {config.epochs} epochs; nothing to resume "
+                "(start a new run for more epochs; `artstyle evaluate` scores it again)"
+            )
         if run.weights_path.is_file():
             best_state = runs.read_weights(run)
             runs.load_state(raw_model, best_state, source=run.weights_path, check_only=True)
@@ -827,9 +840,15 @@ def fit(
                         )
                     break
                 if deadline is not None:
+                    planned = state.planned_epochs
                     _fit_schedule_to_budget(
                         fabric, state, schedule, steps_per_epoch, epoch_start, deadline
                     )
+                    if state.planned_epochs < planned and is_zero and not quiet:
+                        progress.print(
+                            f"--max-minutes: learning-rate schedule shortened to "
+                            f"{state.planned_epochs} of {config.epochs} epochs, so it anneals in time"
+                        )
         except KeyboardInterrupt:
             # a second Ctrl-C lands anywhere, e.g. between optimizer.step() and the step count:
             # no checkpoint is written from that state, the last one written stays as it was
@@ -849,6 +868,8 @@ def fit(
                     "holds no training state to resume"
                 )
     state.elapsed_seconds = elapsed()
+    if stopped is None and state.planned_epochs < config.epochs:
+        stopped = "time"  # a schedule fitted to --max-minutes, run to its end
 
     if best_state is not None:
         eval_model.load_state_dict(best_state)
