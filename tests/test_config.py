@@ -29,6 +29,7 @@ def test_defaults_file_then_overrides(tmp_path: Path) -> None:
         ({"epochs": "many"}, ["key 'epochs'", "integer"]),
         ({"epochs": "0"}, ["key 'epochs'", "greater than or equal to 1"]),
         ({"schedule": "linear"}, ["key 'schedule'", "onecycle", "cosine"]),
+        ({"seed": "-1"}, ["key 'seed'", "greater than or equal to 0"]),  # numpy refuses it later
     ],
 )
 def test_bad_values_name_the_key(overrides: dict, words: list[str]) -> None:

@@ -66,7 +66,7 @@ class TrainConfig(DataConfig, DeviceConfig):
     """Keys every training command shares."""
 
     out: Path | None = None
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(128, ge=1)
     lr: float = Field(2e-3, gt=0.0)
@@ -326,7 +326,7 @@ class ClusterConfig(StrictModel):
     )
     perplexity: float = Field(30.0, gt=1.0, description="t-SNE perplexity")
     min_cluster_size: int = Field(10, ge=2, description="HDBSCAN's smallest cluster")
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     n_seeds: int = Field(
         3, ge=1, description="clustering seeds averaged in compare-representations"
     )
@@ -377,7 +377,7 @@ class LoraConfig(DeviceConfig):
         None, description="train on these styles only (default: every style in the data)"
     )
     out: Path | None = None
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     resolution: int = Field(
         512, ge=8, le=2048, description="training image side in pixels (a multiple of 8)"
     )
