@@ -584,3 +584,5 @@ def test_style_folders_with_markup_like_names_are_shown_as_they_are(capsys, name
         capsys.readouterr()
         assert main(["data", "stats", str(root)]) == 0
         assert f" {name} " in capsys.readouterr().out
+        assert main(["data", "balance", str(root), "--target", "max"]) == 0
+        assert f" {name} " in capsys.readouterr().out

@@ -192,6 +192,7 @@ def data_balance(
     """
     from artstyle.data.balance import balance_summary, parse_target
     from artstyle.data.scan import scan
+    from artstyle.text import plural
 
     parsed = parse_target(target)  # a bad --target fails before the folder is read
     summary = balance_summary(scan(data, test_fraction=test_fraction), parsed)
@@ -203,13 +204,16 @@ def data_balance(
         table.add_column(name, justify="left" if name == "style" else "right")
     for row in summary["rows"]:
         table.add_row(
-            row["style"], str(row["before"]), str(row["after"]), str(row["copies_per_image_max"])
+            escape(row["style"]),
+            str(row["before"]),
+            str(row["after"]),
+            str(row["copies_per_image_max"]),
         )
     table.add_section()
     table.add_row("total", str(summary["n_before"]), str(summary["n_after"]), "")
     console.print(table)
     console.print(
-        f"{summary['n_oversampled']} styles oversampled, {summary['n_undersampled']} undersampled; "
+        f"{plural(summary['n_oversampled'], 'style')} oversampled, {summary['n_undersampled']} undersampled; "
         f"{summary['n_distinct_after']} of {summary['n_before']} images used at least once",
         highlight=False,
     )
