@@ -69,3 +69,18 @@ def tiny_data(tmp_path: Path) -> Path:
             "test": {"Baroque": 2, "Cubism": 2, "Rococo": 2},
         },
     )
+
+
+def interrupt_after_update(monkeypatch, n_updates: int) -> None:
+    """A Ctrl-C that lands right after the ``n_updates``-th learning-rate scheduler step, that
+    is after an optimizer update and before the training loop counts it."""
+    import torch
+
+    real_step = torch.optim.lr_scheduler.LambdaLR.step
+
+    def step_then_interrupt(self, *args, **kwargs):
+        real_step(self, *args, **kwargs)
+        if self.last_epoch == n_updates:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch.optim.lr_scheduler.LambdaLR, "step", step_then_interrupt)

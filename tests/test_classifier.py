@@ -19,7 +19,7 @@ from artstyle.cli import main
 from artstyle.config import ClassifierConfig
 from artstyle.train import loop, runs
 from artstyle.train.classify import ClassifierData, ClassifierTask, stratified_split
-from conftest import make_dataset, write_image
+from conftest import interrupt_after_update, make_dataset, write_image
 
 FAST = [
     "--size",
@@ -281,14 +281,7 @@ def test_a_second_ctrl_c_mid_step_keeps_the_last_consistent_checkpoint(
     cache = tmp_path / "cache"
     args = ["--epochs", "2", "--seed", "2"]
     assert main(_train_args(tiny_data, tmp_path / "straight", cache, *args)) == 0
-    real_step = torch.optim.lr_scheduler.LambdaLR.step
-
-    def step_then_interrupt(self, *a, **k):
-        real_step(self, *a, **k)
-        if self.last_epoch == 5:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(torch.optim.lr_scheduler.LambdaLR, "step", step_then_interrupt)
+    interrupt_after_update(monkeypatch, 5)
     capsys.readouterr()
     assert main(_train_args(tiny_data, tmp_path / "cut", cache, *args)) == 130
     monkeypatch.undo()

@@ -17,7 +17,7 @@ from artstyle.config import LoraConfig, load_config
 from artstyle.errors import ArtstyleError
 from artstyle.generate import lora
 from artstyle.generate.tiny_pipeline import build_tiny_pipeline
-from conftest import make_dataset, write_image
+from conftest import interrupt_after_update, make_dataset, write_image
 
 RESOLUTION = 32  # the tiny VAE halves the side once: 32 px images, 16 px latents
 
@@ -367,14 +367,7 @@ def test_ctrl_c_during_an_update_keeps_the_last_consistent_checkpoint(
     checkpoint stays, and resuming from it ends where the uninterrupted run did."""
     run, _ = trained_run
     cut = tmp_path / "cut"
-    real_step = torch.optim.lr_scheduler.LambdaLR.step
-
-    def step_then_interrupt(self, *a, **k):
-        real_step(self, *a, **k)
-        if self.last_epoch == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(torch.optim.lr_scheduler.LambdaLR, "step", step_then_interrupt)
+    interrupt_after_update(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         lora.train_lora(_config(tiny_base, lora_data, cut, validation_every=0))
     monkeypatch.undo()

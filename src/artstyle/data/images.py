@@ -254,9 +254,6 @@ def decode_item(item, size: int, resize: str = "crop") -> np.ndarray:
         raise ImageError(exc.reason, path=item.rel) from exc
 
 
-__all__ = ["MAX_PIXELS", "RESIZE_MODES", "ImageError", "decode_image", "decode_item", "open_rgb"]
-
-
 def worker_context():
     """The multiprocessing context for worker processes that decode, hash or draw images.
 
@@ -271,3 +268,14 @@ def worker_context():
     import sys
 
     return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+__all__ = [
+    "MAX_PIXELS",
+    "RESIZE_MODES",
+    "ImageError",
+    "decode_image",
+    "decode_item",
+    "open_rgb",
+    "worker_context",
+]
