@@ -368,6 +368,69 @@ def test_a_schedule_shortened_to_the_time_budget_says_so_and_is_not_extended(
     assert "already trained all 2 epochs" in " ".join(capsys.readouterr().err.split())
 
 
+def _poison_weights_at_update(monkeypatch, n_update: int) -> None:
+    """Weights that turn NaN at the ``n_update``-th optimizer update, as a too-large lr does."""
+    real_step = torch.optim.lr_scheduler.LambdaLR.step
+
+    def step_then_poison(self, *args, **kwargs):
+        real_step(self, *args, **kwargs)
+        if self.last_epoch == n_update:
+            with torch.no_grad():
+                self.optimizer.param_groups[0]["params"][0].fill_(float("nan"))
+
+    monkeypatch.setattr(torch.optim.lr_scheduler.LambdaLR, "step", step_then_poison)
+
+
+def test_divergence_stops_and_keeps_the_weights_of_the_epochs_before(
+    tiny_data, tmp_path, monkeypatch, capsys
+) -> None:
+    _poison_weights_at_update(monkeypatch, 4)  # 3 updates an epoch: in epoch 2
+    run = tmp_path / "run"
+    capsys.readouterr()
+    assert main(_train_args(tiny_data, run, tmp_path / "cache", "--epochs", "4")) == 0
+    printed = " ".join(capsys.readouterr().err.split())
+    assert "training diverged in epoch 2" in printed and "--lr" in printed
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert (metrics["stopped"], metrics["best_epoch"], metrics["epochs_run"]) == ("diverged", 1, 1)
+    assert all(np.isfinite(metrics[key]) for key in ("accuracy", "balanced_accuracy"))
+    weights = runs.read_weights(runs.RunFolder(run))
+    assert all(torch.isfinite(t).all() for t in weights.values())
+    checkpoint = runs.load_checkpoint(run / "checkpoints" / "last.ckpt")
+    assert checkpoint["state"]["step"] == 3
+    assert all(torch.isfinite(t).all() for t in checkpoint["model"].values())
+    assert len(runs.read_history(runs.RunFolder(run))) == 1
+
+
+def test_divergence_in_the_first_epoch_is_one_line_and_keeps_no_weights(
+    tiny_data, tmp_path, monkeypatch, capsys
+) -> None:
+    _poison_weights_at_update(monkeypatch, 2)
+    run = tmp_path / "run"
+    assert main(_train_args(tiny_data, run, tmp_path / "cache", "--epochs", "3")) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "error: training diverged in its first epoch" in err and "--lr" in err
+    assert not (run / "model.safetensors").exists()
+    assert not (run / "checkpoints" / "last.ckpt").exists()
+
+
+@pytest.mark.parametrize(
+    ("score", "best", "mode", "expected"),
+    [
+        (None, 0.5, "max", True),  # no validation data: the latest weights win
+        (0.4, None, "max", True),
+        (0.6, 0.5, "max", True),
+        (0.5, 0.5, "max", False),
+        (0.4, 0.5, "min", True),
+        (float("nan"), 0.5, "max", False),
+        (float("nan"), 0.5, "min", False),
+        (0.1, float("nan"), "max", True),
+        (9.0, float("nan"), "min", True),
+    ],
+)
+def test_a_nan_validation_score_never_beats_a_number(score, best, mode, expected) -> None:
+    assert loop.improves(score, best, mode) is expected
+
+
 def test_compare_balance_two_strategies(tmp_path, capsys) -> None:
     data = make_dataset(
         tmp_path / "data",

@@ -757,16 +757,7 @@ def fit(
     def record_epoch(row: dict[str, Any], val_metrics: dict[str, float] | None) -> None:
         nonlocal best_state
         score = None if val_metrics is None else val_metrics.get(task.selection_metric)
-        if score is None:  # no validation data: the latest weights are the ones kept
-            improved = True
-        elif state.best_score is None:
-            improved = True
-        else:
-            improved = (
-                score > state.best_score
-                if task.selection_mode == "max"
-                else score < state.best_score
-            )
+        improved = improves(score, state.best_score, task.selection_mode)
         if improved:
             state.best_score = score
             state.best_epoch = row["epoch"]
@@ -801,6 +792,12 @@ def fit(
                     stop,
                     progress,
                 )
+                if not all_finite(raw_model):
+                    # nothing from this epoch is recorded or saved: the last checkpoint and the
+                    # best weights stay those of the epochs before it
+                    stopped = "diverged"
+                    _report_divergence(state, is_zero and not quiet)
+                    break
                 val_totals = evaluate_stage(
                     fabric, task, eval_model, "val", batch_size=config.eval_batch_size
                 )
@@ -873,6 +870,12 @@ def fit(
 
     if best_state is not None:
         eval_model.load_state_dict(best_state)
+    elif stopped == "diverged":
+        raise ArtstyleError(
+            f"training diverged in its first epoch (weights became NaN or infinite): no weights "
+            f"were kept in {run.path}; start again with a lower --lr (now {config.lr:g}) or "
+            "with --grad-clip 1.0"
+        )
     eval_model.eval()
     if is_zero and not run.weights_path.is_file():
         runs.save_model(run, eval_model)
@@ -949,6 +952,44 @@ def train_one_epoch(
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def improves(score: float | None, best: float | None, mode: str) -> bool:
+    """Whether a validation ``score`` beats the ``best`` so far (``mode`` "max" or "min").
+
+    No score (no validation data) always counts as better: the latest weights
+    are kept. NaN never beats a number, and a number always beats NaN, so one
+    bad evaluation cannot become a best that no later epoch can replace.
+    """
+    if score is None or best is None:
+        return True
+    if math.isnan(score):
+        return math.isnan(best)
+    if math.isnan(best):
+        return True
+    return score > best if mode == "max" else score < best
+
+
+def all_finite(model: nn.Module) -> bool:
+    """True when every floating-point parameter and buffer is finite (one host sync)."""
+    tensors = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    if not tensors:
+        return True
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all().item())
+
+
+def _report_divergence(state: TrainState, show: bool) -> None:
+    if not show:
+        return
+    kept = (
+        f"the best weights (epoch {state.best_epoch:g}) and the last checkpoint are kept"
+        if state.best_epoch is not None
+        else "no weights are kept"
+    )
+    Progress(False).print(
+        f"[red]training diverged[/] in epoch {state.epoch + 1} (by step {state.step}): weights "
+        f"became NaN or infinite; stopped, {kept}. Try a lower --lr or --grad-clip 1.0"
+    )
 
 
 def _rate(state: TrainState) -> float:
