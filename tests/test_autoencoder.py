@@ -20,6 +20,7 @@ from artstyle.models.autoencoder import (
     reconstruction_loss,
     ssim,
 )
+from conftest import make_dataset
 
 # ---------------------------------------------------------------- the model
 
@@ -274,6 +275,23 @@ def test_cli_refuses_an_existing_run_and_a_size_the_model_cannot_take(tiny_data,
     )
     assert code == 2
     assert "divisible" in capsys.readouterr().err
+
+
+def test_one_style_is_enough_for_an_autoencoder_but_not_for_a_stylizer(tmp_path, capsys):
+    # an autoencoder learns no labels: a folder of one style trains; a stylizer swaps styles
+    data = make_dataset(tmp_path / "data", {"train": {"Baroque": 10}, "test": {"Baroque": 2}})
+    run = tmp_path / "ae"
+    assert main(["train", "autoencoder", "--data", str(data), "--out", str(run), *TINY]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n_test"] == 2 and math.isfinite(metrics["psnr"])
+    assert json.loads((run / "classes.json").read_text()) == ["Baroque"]
+    capsys.readouterr()
+    args = ["train", "stylizer", "--data", str(data), "--out", str(tmp_path / "st")]
+    args += ["--size", "16", "--progress", "false"]
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "1 style(s) in train; the stylizer needs at least 2" in err
+    assert not (tmp_path / "st").exists()
 
 
 def test_resume_continues_an_interrupted_run_to_the_planned_steps(tiny_data, tmp_path, capsys):

@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from artstyle.errors import ArtstyleError
+from artstyle.text import plural
 
 app = typer.Typer(
     name="artstyle",
@@ -124,7 +125,7 @@ def data_stats(
         info = stats["splits"][split]
         if info["n_images"]:
             console.print(
-                f"{split}: {info['n_images']} images, {info['n_styles']} styles, "
+                f"{split}: {plural(info['n_images'], 'image')}, {plural(info['n_styles'], 'style')}, "
                 f"imbalance ratio {info['imbalance_ratio']:.1f} (largest {info['largest']}, smallest {info['smallest']})",
                 markup=False,
             )
@@ -192,7 +193,6 @@ def data_balance(
     """
     from artstyle.data.balance import balance_summary, parse_target
     from artstyle.data.scan import scan
-    from artstyle.text import plural
 
     parsed = parse_target(target)  # a bad --target fails before the folder is read
     summary = balance_summary(scan(data, test_fraction=test_fraction), parsed)
@@ -287,7 +287,7 @@ def data_synth(
     console.print(table)
     verb = "kept (already there, same settings)" if summary["reused"] else "wrote"
     console.print(
-        f"{verb} {summary['n_train']} train + {summary['n_test']} test images of {summary['n_styles']} styles "
+        f"{verb} {summary['n_train']} train + {summary['n_test']} test images of {plural(summary['n_styles'], 'style')} "
         f"({summary['size']} px short side) in {summary['out']} in {summary['seconds']:.1f} s; "
         f"no test images for: {', '.join(summary['missing_in_test']) or 'none'}",
         highlight=False,
@@ -396,7 +396,6 @@ def report(
     Example: artstyle report demo-out --out demo-out/report.html --markdown demo-out/REPORT.md
     """
     from artstyle.report.html import build_report
-    from artstyle.text import plural
 
     summary = build_report(runs, out=out, markdown=markdown, title=title)
     console.print(
@@ -1001,7 +1000,7 @@ def embed_command(
     save_embeddings(table, out)
     console.print(
         f"wrote {out}: {len(table.rels)} {table.kind} vectors of {table.vectors.shape[1]} values "
-        f"({table.split} split of {table.data}, {len(set(table.styles))} styles)",
+        f"({table.split} split of {table.data}, {plural(len(set(table.styles)), 'style')})",
         highlight=False,
         soft_wrap=True,
     )

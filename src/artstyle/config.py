@@ -74,8 +74,9 @@ class TrainConfig(DataConfig, DeviceConfig):
     lr_scaling: Literal["sqrt", "linear", "none"] = Field(
         "sqrt",
         description="lr is tuned for the command's default batch size; a larger global batch "
-        "(batch_size x devices x nodes) multiplies it by the square root (AdamW) or the ratio "
-        "(SGD) of the two sizes",
+        "(batch_size x devices x nodes) multiplies it by the square root ('sqrt', suited to "
+        "AdamW) or by the ratio ('linear', the usual rule for SGD) of the two sizes; 'none' "
+        "keeps lr as given. The rule is not picked from --optimizer: set 'linear' yourself for SGD",
     )
     optimizer: Literal["adamw", "sgd"] = "adamw"
     schedule: Literal["onecycle", "cosine", "constant"] = "onecycle"

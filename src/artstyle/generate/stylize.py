@@ -249,7 +249,7 @@ def _load_data(loaded: LoadedStylizer, data: Any, split: str):
         raise ArtstyleError(f"data folder {folder} not found; pass --data DATA")
     config = loaded.config.model_copy(update={"data": Path(folder), "progress": False})
     splits = ("test",) if split == "test" else ("train",)
-    result = load_classifier_data(config, splits=splits, progress=False)
+    result = load_classifier_data(config, splits=splits, progress=False, purpose="the stylizer")
     runs.check_classes(loaded.classes, result.classes, run_path=loaded.run.path, data_path=folder)
     return result
 

@@ -184,7 +184,7 @@ def train_autoencoder(
     run = new_run_folder(config)
     build_autoencoder(config)  # a bad size/width combination is refused before any decoding
     if data is None:
-        data = load_run_data(config, quiet=quiet)
+        data = load_run_data(config, quiet=quiet, min_styles=1)
     return _train(config, run, data, resume=False, quiet=quiet)
 
 
@@ -196,7 +196,7 @@ def resume_autoencoder(
     artstyle train autoencoder --resume runs/ae --max-minutes 30
     """
     run, config = resumed_config(run_path, AutoencoderConfig, TASK, RESUMABLE_KEYS, overrides)
-    data = load_run_data(config, quiet=quiet, run=run)
+    data = load_run_data(config, quiet=quiet, run=run, min_styles=1)
     return _train(config, run, data, resume=True, quiet=quiet)
 
 
@@ -261,7 +261,10 @@ def evaluate_autoencoder(
     if data is not None:
         config = config.model_copy(update={"data": Path(data)})
     loaded = load_classifier_data(
-        config, splits=("test",) if split == "test" else ("train",), progress=progress
+        config,
+        splits=("test",) if split == "test" else ("train",),
+        progress=progress,
+        min_styles=1,
     )
     runs.check_classes(
         runs.read_classes(run), loaded.classes, run_path=run.path, data_path=config.data

@@ -139,18 +139,28 @@ def stratified_split(
 
 
 def load_classifier_data(
-    config: ClassifierConfig, *, splits: Sequence[str] = ("train", "test"), progress: bool = True
+    config: ClassifierConfig,
+    *,
+    splits: Sequence[str] = ("train", "test"),
+    progress: bool = True,
+    min_styles: int = 2,
+    purpose: str = "a classifier",
 ) -> ClassifierData:
-    """Scan ``config.data``, open (or build) the caches of ``splits`` at ``config.size``, carve the validation split."""
+    """Scan ``config.data``, open (or build) the caches of ``splits`` at ``config.size``, carve the validation split.
+
+    Data with fewer than ``min_styles`` styles is refused, naming ``purpose``
+    (what needs them).
+    """
     from artstyle.data.cache import load_split
     from artstyle.data.scan import scan
 
     if config.data is None:
         raise ArtstyleError("no data folder given; pass --data DATA")
     index = scan(config.data, test_fraction=config.test_fraction, seed=config.seed)
-    if len(index.classes) < 2:
+    if len(index.classes) < min_styles:
         raise ArtstyleError(
-            f"{index.root} has {len(index.classes)} style(s) in train; a classifier needs at least 2"
+            f"{index.root} has {len(index.classes)} style(s) in train; {purpose} needs at least "
+            f"{min_styles}: add folders train/<Style>/ for more styles"
         )
     options = {
         "size": config.size,
@@ -258,11 +268,19 @@ def resumed_config(
 
 
 def load_run_data(
-    config: TrainConfig, *, quiet: bool, run: RunFolder | None = None
+    config: TrainConfig,
+    *,
+    quiet: bool,
+    run: RunFolder | None = None,
+    min_styles: int = 2,
+    purpose: str = "a classifier",
 ) -> ClassifierData:
     """The images of ``config.data`` for training; checked against ``run``'s styles when resuming it."""
     data = load_classifier_data(
-        config, progress=config.progress and not quiet and not is_launched_child()
+        config,
+        progress=config.progress and not quiet and not is_launched_child(),
+        min_styles=min_styles,
+        purpose=purpose,
     )
     if run is not None:
         runs.check_classes(

@@ -532,7 +532,7 @@ def train_stylizer(
     run = new_run_folder(config)
     _check_helper_runs(config)
     if data is None:
-        data = load_run_data(config, quiet=quiet)
+        data = load_run_data(config, quiet=quiet, purpose="the stylizer")
     return _train(config, run, data, resume=False, quiet=quiet)
 
 
@@ -545,7 +545,7 @@ def resume_stylizer(
     """
     run, config = resumed_config(run_path, StylizerConfig, TASK, RESUMABLE_KEYS, overrides)
     _check_helper_runs(config)
-    data = load_run_data(config, quiet=quiet, run=run)
+    data = load_run_data(config, quiet=quiet, run=run, purpose="the stylizer")
     return _train(config, run, data, resume=True, quiet=quiet)
 
 
