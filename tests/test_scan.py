@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from artstyle.cli import main
-from artstyle.data.scan import parse_artist, read_item_bytes, scan
+from artstyle.data.scan import _parquet_split, parse_artist, read_item_bytes, scan
 from artstyle.data.stats import dataset_stats
 from artstyle.errors import ArtstyleError
 from conftest import make_dataset, write_image
@@ -116,6 +116,16 @@ def test_symlink_loop_is_not_followed(tiny_data: Path) -> None:
     index = scan(tiny_data)
     assert len(index.split("train")) == 24
     assert any("symlink loop" in s.reason for s in index.skipped)
+
+
+def test_a_style_folder_linked_to_another_is_read_once_and_says_so(tiny_data: Path) -> None:
+    (tiny_data / "train" / "Zz_alias").symlink_to(
+        tiny_data / "train" / "Baroque", target_is_directory=True
+    )
+    index = scan(tiny_data)
+    assert index.counts("train") == {"Baroque": 8, "Cubism": 8, "Rococo": 8}
+    (reason,) = [s.reason for s in index.skipped if s.path.endswith("Zz_alias")]
+    assert reason.startswith("same folder as Baroque (a symlink)")
 
 
 def test_artist_parsed_from_wikiart_names() -> None:
@@ -270,6 +280,50 @@ def test_parquet_files_of_the_same_name_in_two_folders_keep_rows_apart(tmp_path:
         "part-b/train.parquet#0",
         "part-b/train.parquet#1",
     ]
+
+
+@pytest.mark.parametrize("given", ["dataset", "config"])
+def test_the_hubs_parquet_conversion_layout_reads_splits_from_folders(tmp_path, given) -> None:
+    # <dataset>/<config>/<split>/0000.parquet, passed as the dataset or as its config folder
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = {"train": [0, 1, 0, 1, 1], "test": [0, 1]}
+    for split, labels in rows.items():
+        cells = [
+            write_image(tmp_path / "src" / f"{split}{j}.png", seed=j).read_bytes()
+            for j in range(len(labels))
+        ]
+        folder = tmp_path / "ds" / "default" / split
+        folder.mkdir(parents=True)
+        pq.write_table(pa.table({"image": cells, "label": labels}), folder / "0000.parquet")
+    index = scan(tmp_path / "ds" if given == "dataset" else tmp_path / "ds" / "default")
+    assert index.source_kind == "parquet"
+    assert index.counts("train") == {"style_00": 2, "style_01": 3}
+    assert index.counts("test") == {"style_00": 1, "style_01": 1}
+    prefix = "default/" if given == "dataset" else ""
+    assert sorted(item.rel for item in index.split("test")) == [
+        f"{prefix}test/0000.parquet#0",
+        f"{prefix}test/0000.parquet#1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rel", "split"),
+    [
+        ("data/train-00000-of-00002.parquet", "train"),
+        ("data/test-00000-of-00001.parquet", "test"),
+        ("data/validation-00000-of-00001.parquet", "test"),
+        ("wikiart-val.parquet", "test"),
+        ("default/test/0000.parquet", "test"),
+        ("default/train/0000.parquet", "train"),
+        ("test_config/train/0000.parquet", "train"),  # the file's own folder decides
+        ("contest/part.parquet", "train"),
+        ("latest.parquet", "train"),
+    ],
+)
+def test_parquet_split_from_the_file_name_then_its_folder(rel, split) -> None:
+    assert _parquet_split(Path(rel)) == split
 
 
 def test_an_empty_test_folder_takes_test_fraction(tmp_path: Path) -> None:

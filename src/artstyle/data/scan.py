@@ -145,9 +145,15 @@ def scan(
     csv_train = _find_artgan_csv(root, "style_train.csv")
     if csv_train is not None:
         return _scan_artgan(root, csv_train, test_fraction, seed)
-    parquet_files = sorted(root.glob("*.parquet")) + sorted(root.glob("*/*.parquet"))
+    # a Hub export (data/train-00000-of-00001.parquet) or the Hub's parquet conversion
+    # (<config>/<split>/0000.parquet), from the dataset's folder or from <config>/
+    parquet_files = [
+        path
+        for pattern in ("*", "*/*", "*/*/*")
+        for path in sorted(root.glob(f"{pattern}.parquet"))
+    ]
     has_split_dirs = any((root / name).is_dir() for name in SPLITS)
-    if parquet_files and not has_split_dirs:
+    if parquet_files and not _holds_style_folders(root):
         return _scan_parquet(parquet_files, root, test_fraction, seed)
     if has_split_dirs:
         if not (root / "train").is_dir():
@@ -176,7 +182,7 @@ def scan(
 def _walk_split(split_root: Path, split: str) -> tuple[list[Item], list[Skipped]]:
     items: list[Item] = []
     skipped: list[Skipped] = []
-    seen_dirs: set[tuple[int, int]] = set()
+    seen_dirs: dict[tuple[int, int], Path] = {}  # a folder's identity -> where it was read
 
     def unlistable(exc: OSError) -> None:  # os.walk drops a folder it cannot list; say so
         skipped.append(Skipped(str(exc.filename), f"cannot read folder: {exc.strerror}"))
@@ -191,10 +197,17 @@ def _walk_split(split_root: Path, split: str) -> tuple[list[Item], list[Skipped]
             continue
         key = (stat.st_dev, stat.st_ino)
         if key in seen_dirs:
-            skipped.append(Skipped(str(here), "symlink loop: folder already visited, not followed"))
+            first = seen_dirs[key]
+            reason = (
+                "symlink loop: folder already visited, not followed"
+                if here.is_relative_to(first)
+                else f"same folder as {first.relative_to(split_root).as_posix() or '.'} "
+                "(a symlink): its images are read there only, not under a second style"
+            )
+            skipped.append(Skipped(str(here), reason))
             dirnames[:] = []
             continue
-        seen_dirs.add(key)
+        seen_dirs[key] = here
         hidden = [d for d in dirnames if d.startswith(".")]
         for name in hidden:
             skipped.append(Skipped(str(here / name), "hidden folder"))
@@ -466,9 +479,7 @@ def _scan_parquet(files: list[Path], root: Path, test_fraction: float | None, se
                 f"(style/label); it has {', '.join(schema.names)}"
             )
         names = _parquet_label_names(schema, label_col)
-        split = (
-            "test" if re.search(r"(^|[-_/])(test|val|validation)([-_.]|$)", path.name) else "train"
-        )
+        split = _parquet_split(path)
         stat = path.stat()
         try:
             labels = parquet.read(columns=[label_col]).column(label_col).to_pylist()
@@ -517,6 +528,29 @@ def _scan_parquet(files: list[Path], root: Path, test_fraction: float | None, se
     elif test_fraction is not None:
         raise ArtstyleError("the parquet export has its own test file; drop --test-fraction")
     return index
+
+
+def _holds_style_folders(root: Path) -> bool:
+    """Whether ``root/train`` or ``root/test`` has sub-folders (the image-folder layout)."""
+    for name in SPLITS:
+        folder = root / name
+        if folder.is_dir() and any(child.is_dir() for child in folder.iterdir()):
+            return True
+    return False
+
+
+def _parquet_split(path: Path) -> str:
+    """ "test" for a file whose name, or else whose folder, names a test or validation split.
+
+    ``test-00000-of-00001.parquet``, ``wikiart-validation.parquet`` and
+    ``default/test/0000.parquet`` are test files; everything else trains.
+    """
+    for part in (path.name, path.parent.name):
+        if re.search(r"(^|[-_])(test|val|validation)([-_.]|$)", part):
+            return "test"
+        if re.search(r"(^|[-_])train([-_.]|$)", part):
+            return "train"
+    return "train"
 
 
 def _pick_column(names: list[str], wanted: tuple[str, ...]) -> str | None:
