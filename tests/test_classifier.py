@@ -272,6 +272,45 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(
     assert resumed.metrics_path.is_file()
 
 
+def test_resume_keeps_the_fp16_loss_scale(tiny_data, tmp_path, monkeypatch) -> None:
+    # fp16 mixed precision as on a GPU without bf16; Fabric's CPU path has no fp16, so the
+    # same precision plugin is given a CPU GradScaler that doubles its scale every step
+    from lightning.fabric import Fabric
+    from lightning.fabric.plugins.precision import MixedPrecision
+
+    scalers = []
+
+    def fp16_fabric(config):
+        scaler = torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=1)
+        scalers.append(scaler)
+        return Fabric(
+            accelerator="cpu", devices=1, plugins=[MixedPrecision("16-mixed", "cpu", scaler)]
+        )
+
+    monkeypatch.setattr(loop, "make_fabric", fp16_fabric)
+    cache = tmp_path / "cache"
+    args = ["--epochs", "2", "--seed", "1"]
+    assert main(_train_args(tiny_data, tmp_path / "straight", cache, *args)) == 0
+    straight = runs.load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.ckpt")
+    assert straight["scaler"]["scale"] == scalers[-1].get_scale() > 1024.0
+
+    polls = {"n": 0}
+
+    def interrupt_at_step_4(self) -> int:
+        polls["n"] += 1
+        return loop.StopRequests.INTERRUPT if polls["n"] == 4 else loop.StopRequests.NONE
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loop.StopRequests, "local_code", interrupt_at_step_4)
+        assert main(_train_args(tiny_data, tmp_path / "resumed", cache, *args)) == 130
+    cut = runs.load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.ckpt")
+    assert cut["scaler"]["scale"] == scalers[-1].get_scale()
+    assert main(["train", "classifier", "--resume", str(tmp_path / "resumed")]) == 0
+    final = runs.load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.ckpt")
+    assert final["state"]["step"] == straight["state"]["step"]
+    assert final["scaler"] == straight["scaler"]
+
+
 def test_a_second_ctrl_c_mid_step_keeps_the_last_consistent_checkpoint(
     tiny_data, tmp_path, monkeypatch, capsys
 ) -> None:

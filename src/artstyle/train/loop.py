@@ -751,7 +751,7 @@ def fit(
         if is_zero:
             runs.save_checkpoint(
                 run.checkpoint_path,
-                _checkpoint(raw_model, optimizer, scheduler, ema, state, schedule, config),
+                _checkpoint(raw_model, optimizer, scheduler, ema, state, schedule, config, fabric),
             )
 
     def record_epoch(row: dict[str, Any], val_metrics: dict[str, float] | None) -> None:
@@ -1036,9 +1036,22 @@ def _fit_schedule_to_budget(
         schedule.total_steps = planned * steps_per_epoch
 
 
+def grad_scaler(fabric):
+    """fp16 mixed precision's loss scaler (``torch.amp.GradScaler``), or None for other precisions."""
+    return getattr(fabric.strategy.precision, "scaler", None)
+
+
 def _checkpoint(
-    model, optimizer, scheduler, ema, state: TrainState, schedule: Schedule, config: TrainConfig
+    model,
+    optimizer,
+    scheduler,
+    ema,
+    state: TrainState,
+    schedule: Schedule,
+    config: TrainConfig,
+    fabric,
 ) -> dict[str, Any]:
+    scaler = grad_scaler(fabric)
     return {
         "format": CHECKPOINT_FORMAT,
         "model": model.state_dict(),
@@ -1046,6 +1059,9 @@ def _checkpoint(
         "scheduler": scheduler.state_dict(),
         "schedule_total_steps": schedule.total_steps,
         "ema": ema.state_dict() if ema is not None else None,
+        # fp16's loss scale and growth count: a resume that started again from the initial
+        # scale would skip steps (overflow) or train at another scale than an unbroken run
+        "scaler": scaler.state_dict() if scaler is not None else None,
         "state": state.to_dict(),
         "rng": {
             "torch": torch.get_rng_state(),
@@ -1078,6 +1094,9 @@ def _restore(
         if checkpoint.get("ema") is None:
             raise ArtstyleError(f"{source} was trained without --ema; resume it without --ema")
         ema.load_state_dict(checkpoint["ema"])
+    scaler = grad_scaler(fabric)
+    if scaler is not None and checkpoint.get("scaler"):
+        scaler.load_state_dict(checkpoint["scaler"])
     for key, value in checkpoint["state"].items():
         setattr(state, key, value)
     torch.set_rng_state(checkpoint["rng"]["torch"].cpu())
