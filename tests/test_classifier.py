@@ -253,11 +253,22 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(
         return loop.StopRequests.INTERRUPT if polls["n"] == 4 else loop.StopRequests.NONE
 
     monkeypatch.setattr(loop.StopRequests, "local_code", interrupt_at_step_4)
+    validations = []
+    real_evaluate = loop.evaluate_stage
+
+    def counted_evaluate(*a, **k):
+        validations.append(a[3])
+        return real_evaluate(*a, **k)
+
+    monkeypatch.setattr(loop, "evaluate_stage", counted_evaluate)
     assert main(_train_args(tiny_data, tmp_path / "resumed", cache, *args)) == 130
     monkeypatch.undo()
+    assert validations == ["val"]  # epoch 1's; the Ctrl-C in epoch 2 saved without one
     resumed = runs.open_run(tmp_path / "resumed")
     state = runs.load_checkpoint(resumed.checkpoint_path)["state"]
     assert (state["step"], state["epoch"], state["batch_in_epoch"]) == (4, 1, 1)
+    assert [row["epoch"] for row in runs.read_history(resumed)] == [1]
+    assert state["best_epoch"] == 1
     assert not resumed.metrics_path.exists()
 
     assert main(["train", "classifier", "--resume", str(resumed.path), "--progress", "false"]) == 0

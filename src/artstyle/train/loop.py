@@ -651,7 +651,9 @@ def fit(
     Writes (global rank 0 only) config.yaml and classes.json at the start,
     model.safetensors + model.json whenever the validation score improves
     (every epoch when there is no validation split), checkpoints/last.ckpt and
-    history.csv after every epoch, on Ctrl-C and when the time budget ends.
+    history.csv after every epoch and when the time budget ends; a Ctrl-C
+    writes checkpoints/last.ckpt at once, with no validation pass. Weights
+    that turn NaN or infinite stop the run with the epochs before kept.
     The task's command writes metrics.json from the returned model.
     """
     session_start = time.monotonic()
@@ -797,6 +799,13 @@ def fit(
                     # best weights stay those of the epochs before it
                     stopped = "diverged"
                     _report_divergence(state, is_zero and not quiet)
+                    break
+                if stop_code == StopRequests.INTERRUPT and not completed:
+                    # Ctrl-C mid-epoch: save where training stands at once, without a validation
+                    # pass that may take a while; a part-epoch is neither a history row nor a
+                    # best candidate, and the resumed run validates the epoch when it ends
+                    save_last()
+                    stopped = "interrupt"
                     break
                 val_totals = evaluate_stage(
                     fabric, task, eval_model, "val", batch_size=config.eval_batch_size
