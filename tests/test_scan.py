@@ -319,6 +319,8 @@ def test_the_hubs_parquet_conversion_layout_reads_splits_from_folders(tmp_path, 
         ("default/train/0000.parquet", "train"),
         ("test_config/train/0000.parquet", "train"),  # the file's own folder decides
         ("contest/part.parquet", "train"),
+        ("test_runs/0000.parquet", "train"),  # only a folder named exactly test/val counts
+        ("Validation/0000.parquet", "test"),
         ("latest.parquet", "train"),
     ],
 )

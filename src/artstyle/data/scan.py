@@ -479,7 +479,6 @@ def _scan_parquet(files: list[Path], root: Path, test_fraction: float | None, se
                 f"(style/label); it has {', '.join(schema.names)}"
             )
         names = _parquet_label_names(schema, label_col)
-        split = _parquet_split(path)
         stat = path.stat()
         try:
             labels = parquet.read(columns=[label_col]).column(label_col).to_pylist()
@@ -491,6 +490,7 @@ def _scan_parquet(files: list[Path], root: Path, test_fraction: float | None, se
             name = path.relative_to(root.resolve()).as_posix()
         except ValueError:
             name = path.name
+        split = _parquet_split(Path(name))
         for row, label in enumerate(labels):
             where = f"{name}#{row}"
             if label is None:
@@ -539,17 +539,21 @@ def _holds_style_folders(root: Path) -> bool:
     return False
 
 
-def _parquet_split(path: Path) -> str:
-    """ "test" for a file whose name, or else whose folder, names a test or validation split.
+def _parquet_split(rel: Path) -> str:
+    """The split of a parquet file: "test" when its name, or else its folder, names a test or
+    validation split.
 
-    ``test-00000-of-00001.parquet``, ``wikiart-validation.parquet`` and
-    ``default/test/0000.parquet`` are test files; everything else trains.
+    ``rel`` is the file's path below the data root. ``test-00000-of-00001.parquet``,
+    ``wikiart-validation.parquet`` and ``default/test/0000.parquet`` are test
+    files; a folder counts only when it is named exactly ``test``, ``val`` or
+    ``validation`` (not ``test_runs/``); everything else trains.
     """
-    for part in (path.name, path.parent.name):
-        if re.search(r"(^|[-_])(test|val|validation)([-_.]|$)", part):
-            return "test"
-        if re.search(r"(^|[-_])train([-_.]|$)", part):
-            return "train"
+    if re.search(r"(^|[-_])(test|val|validation)([-_.]|$)", rel.name):
+        return "test"
+    if re.search(r"(^|[-_])train([-_.]|$)", rel.name):
+        return "train"
+    if len(rel.parts) > 1 and rel.parent.name.lower() in ("test", "val", "validation"):
+        return "test"
     return "train"
 
 
