@@ -205,6 +205,23 @@ def test_scatter_has_one_legend_entry_per_style_outside_the_axes():
 # ---------------------------------------------------------------- the whole analysis
 
 
+def test_random_vectors_of_few_images_per_style_are_judged_by_chance_not_raw_nmi():
+    # 27 styles x 3 images of pure noise: NMI is high (about 0.6) for any clustering this
+    # fine, and so is its chance level; the verdict must say noise does not cluster
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(27), 3)
+    noise = table(rng.normal(size=(81, 32)), labels, STYLES_27)
+    config = ClusterConfig(projections=["pca"], sweep=[27], **FAST)
+    report = cluster_embeddings(noise, config).report
+    assert report["scores"]["nmi"] > 0.5
+    assert report["verdict"].startswith("Styles do not cluster (no better than chance)")
+    x, y = blobs(n=81, centers=3, std=0.5)
+    planted = cluster_embeddings(
+        table(x, y, ["A", "B", "C"]), config.model_copy(update={"sweep": [3]})
+    )
+    assert planted.report["verdict"].startswith("Styles cluster well")
+
+
 def test_cluster_embeddings_writes_json_and_figures(tmp_path):
     x, y = blobs(n=120, centers=4, std=0.6)
     classes = ["A", "B", "C", "D"]
@@ -269,3 +286,25 @@ def test_compare_representations_names_the_best_one(tmp_path):
     assert json.loads((tmp_path / "representations.json").read_text())["best"] == "classifier"
     assert (tmp_path / "figures" / "representations.png").is_file()
     assert (tmp_path / "pixels" / "cluster.json").is_file()
+
+
+def test_hdbscan_on_fewer_points_than_its_smallest_cluster_is_one_clear_error():
+    x, y = blobs(n=9, centers=3)
+    config = ClusterConfig(method="hdbscan", projections=["pca"], **FAST)
+    with pytest.raises(ArtstyleError, match="--min-cluster-size 10 is more than the 9 points"):
+        cluster_embeddings(table(x, y, ["A", "B", "C"]), config)
+
+
+@pytest.mark.parametrize("shape", [(6,), (6, 4, 2), (6, 0)])
+def test_vectors_that_are_not_a_two_d_table_are_refused(shape):
+    styles = ["A", "B"] * 3
+    with pytest.raises(ArtstyleError, match=r"images x values, got shape"):
+        Embeddings(
+            vectors=np.zeros(shape, dtype=np.float32),
+            rels=[f"{s}/{i}.jpg" for i, s in enumerate(styles)],
+            styles=styles,
+            artists=[None] * 6,
+            classes=["A", "B"],
+            kind="pixels",
+            source="x.npz",
+        )

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from artstyle.analysis.embed import (
     Embeddings,
@@ -19,6 +20,7 @@ from artstyle.analysis.embed import (
 from artstyle.cli import main
 from artstyle.errors import ArtstyleError
 from artstyle.models import build_model
+from conftest import make_dataset
 
 
 def small_table() -> Embeddings:
@@ -313,3 +315,55 @@ def test_compare_representations_command(ae_run, tiny_data, tmp_path, capsys):
     assert "| autoencoder | 8 |" in markdown
     assert (out / "autoencoder" / "figures" / "cluster_images.png").is_file()
     assert (out / "figures" / "representations.png").is_file()
+
+
+AE_TINY = ["--epochs", "1", "--size", "16", "--widths", "8,16", "--latent-dim", "8"]
+CMP_FAST = ["--pixel-size", "16", "--pixel-side", "4", "--projections", "pca"]
+CMP_FAST += ["--n-seeds", "1", "--sweep", "", "--threads", "1", "--progress", "false"]
+
+
+def test_compare_representations_uses_the_runs_held_out_images(tmp_path, capsys):
+    # one folder of style folders: the run held out 30 % with its seed 5; the pixel baseline
+    # must hold out the same images, not a draw of its own that shares only a few of them
+    data = make_dataset(tmp_path / "flat", {"train": {"A": 10, "B": 10, "C": 10}}) / "train"
+    run = tmp_path / "ae"
+    args = ["train", "autoencoder", "--data", str(data), "--out", str(run), *AE_TINY]
+    assert main([*args, "--test-fraction", "0.3", "--seed", "5", "--progress", "false"]) == 0
+    held_out = json.loads((run / "metrics.json").read_text())["n_test"]
+    out = tmp_path / "cmp"
+    args = ["compare-representations", "--data", str(data), "--autoencoder", str(run)]
+    assert main([*args, "--test-fraction", "0.3", "--out", str(out), *CMP_FAST]) == 0
+    assert json.loads((out / "representations.json").read_text())["n_points"] == held_out == 9
+
+    capsys.readouterr()
+    other = ["--test-fraction", "0.5", "--out", str(tmp_path / "cmp2"), *CMP_FAST]
+    assert main([*args, *other]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--test-fraction 0.3" in err and "would be other images" in err
+
+
+def test_an_embedding_of_another_split_is_refused(ae_run, tiny_data, tmp_path, capsys):
+    train_npz = tmp_path / "train.npz"
+    args = ["embed", str(ae_run), "--data", str(tiny_data), "--split", "train"]
+    assert main([*args, "--out", str(train_npz), "--progress", "false"]) == 0
+    capsys.readouterr()
+    cmp = ["compare-representations", "--data", str(tiny_data), "--autoencoder", str(train_npz)]
+    assert main([*cmp, "--out", str(tmp_path / "cmp"), *CMP_FAST]) == 2
+    assert "split train, but pixels with test" in " ".join(capsys.readouterr().err.split())
+    cluster = ["cluster", str(train_npz), "--split", "test", "--out", str(tmp_path / "c")]
+    assert main([*cluster, "--progress", "false", "--threads", "1"]) == 2
+    assert "holds the train split, not --split test" in " ".join(capsys.readouterr().err.split())
+
+
+def test_run_folders_record_absolute_data_paths(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "autoencoder", "--data", "data", "--out", "ae", *AE_TINY]
+    assert main([*args, "--progress", "false"]) == 0
+    config = yaml.safe_load((tmp_path / "ae" / "config.yaml").read_text())
+    assert (config["data"], config["out"]) == (str(tiny_data), str(tmp_path / "ae"))
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "data").mkdir(parents=True)  # a folder of the same name that is not the data
+    monkeypatch.chdir(elsewhere)
+    assert main(["embed", str(tmp_path / "ae"), "--out", "x.npz", "--progress", "false"]) == 0
+    table = load_embeddings(elsewhere / "x.npz")
+    assert table.data == str(tiny_data) and len(table.rels) == 6

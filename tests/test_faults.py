@@ -743,3 +743,26 @@ def test_error_messages_with_brackets_are_printed_as_they_are(tmp_path, capsys):
         assert main(["data", "stats", str(missing)]) == 2
         err = capsys.readouterr().err
         assert f"{missing} does not exist" in err
+
+
+def test_json_files_never_hold_nan_or_infinity(tmp_path):
+    # strict readers (JSON.parse, jq) refuse NaN; non-finite numbers are written as null
+    path = tmp_path / "m.json"
+    atomic_io.write_json(
+        path,
+        {
+            "a": float("nan"),
+            "b": [1.5, float("inf"), np.float32(-np.inf)],
+            "c": np.array([[0.25, np.nan]]),
+            "d": {"e": np.float64(2.0), "f": (np.int64(3), "x")},
+        },
+    )
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    strict = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    assert strict == {
+        "a": None,
+        "b": [1.5, None, None],
+        "c": [[0.25, None]],
+        "d": {"e": 2.0, "f": [3, "x"]},
+    }

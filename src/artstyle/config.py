@@ -179,10 +179,23 @@ def read_config_file(file: str | os.PathLike) -> dict[str, Any]:
 
 
 def config_to_yaml(config: BaseModel, extra: dict[str, Any] | None = None) -> str:
-    """The resolved config (every default filled in) as YAML, with ``extra`` keys first."""
+    """The resolved config (every default filled in) as YAML, with ``extra`` keys first.
+
+    Paths are written absolute: a run folder is read later from other working
+    directories, where a relative ``data: data`` would name another folder or none.
+    """
     data = dict(extra or {})
     data.update(config.model_dump(mode="json"))
+    for name in type(config).model_fields:
+        value = getattr(config, name)
+        if isinstance(value, Path):
+            data[name] = str(absolute_path(value))
     return yaml.safe_dump(data, sort_keys=False)
+
+
+def absolute_path(path: str | os.PathLike) -> Path:
+    """``path`` with ``~`` expanded, made absolute against the working directory (links kept)."""
+    return Path(os.path.abspath(Path(path).expanduser()))
 
 
 # ---------------------------------------------------------------- task configs

@@ -10,6 +10,7 @@ import contextlib
 import errno
 import functools
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -84,7 +85,24 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    """``obj`` as indented JSON (atomic). NaN and infinities become null: JSON has no such
+    numbers, and strict readers (JavaScript's JSON.parse, jq) refuse the file otherwise."""
+    text = json.dumps(
+        _finite_only(obj), indent=2, sort_keys=False, default=_json_default, allow_nan=False
+    )
+    write_text(path, text + "\n")
+
+
+def _finite_only(obj: Any) -> Any:
+    if isinstance(obj, float):  # numpy's float64 too
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite_only(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_only(value) for value in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # numpy scalars, arrays
+        return _finite_only(obj.tolist())
+    return obj
 
 
 def _json_default(obj: Any) -> Any:

@@ -16,6 +16,7 @@ coloured by cluster.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,16 +175,25 @@ def silhouette(reduced: np.ndarray, cluster_labels: np.ndarray, *, seed: int) ->
 
 
 def verdict(scores: dict[str, float], n_chance: float | None = None) -> str:
-    """One plain sentence on how well the clusters follow the styles."""
+    """One plain sentence on how well the clusters follow the styles.
+
+    Judged on NMI above what the same cluster sizes score when shuffled
+    (``n_chance``): few images of many styles give a high NMI to any clustering,
+    random vectors included, so raw NMI alone would call noise "clustered".
+    """
     nmi = scores["nmi"]
-    if nmi >= 0.5:
+    chance = n_chance if n_chance is not None and math.isfinite(n_chance) else 0.0
+    above = (nmi - chance) / max(1.0 - chance, 1e-9)  # 0: chance, 1: clusters = styles
+    if above >= 0.4:
         how = "Styles cluster well"
-    elif nmi >= 0.2:
+    elif above >= 0.15:
         how = "Styles cluster partly"
-    else:
+    elif above >= 0.05:
         how = "Styles barely cluster"
-    chance = f" (chance {n_chance:.2f})" if n_chance is not None else ""
-    return f"{how}: NMI {nmi:.2f}{chance}, ARI {scores['ari']:.2f}, purity {scores['purity']:.2f}."
+    else:
+        how = "Styles do not cluster (no better than chance)"
+    shown = f" (chance {n_chance:.2f})" if n_chance is not None else ""
+    return f"{how}: NMI {nmi:.2f}{shown}, ARI {scores['ari']:.2f}, purity {scores['purity']:.2f}."
 
 
 def default_sweep(n_styles: int, n_points: int) -> list[int]:
@@ -376,6 +386,11 @@ def _cluster_embeddings(embeddings, config, *, out, images, figures, sweep, log)
     k = config.k or max(2, n_styles)
     if config.method != "hdbscan" and k > n_points - 1:
         raise ArtstyleError(f"k={k} clusters need more than {n_points} points; pass a smaller --k")
+    if config.method == "hdbscan" and config.min_cluster_size > n_points:
+        raise ArtstyleError(
+            f"--min-cluster-size {config.min_cluster_size} is more than the {n_points} points of "
+            f"{embeddings.source}; pass --min-cluster-size {max(2, n_points // 3)} or fewer"
+        )
     seed = config.seed
 
     started = time.perf_counter()
@@ -492,6 +507,37 @@ def _strip_label(row: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------- comparing representations
+
+
+def check_same_images(tables: list, sources: list) -> None:
+    """Refuse tables made from other data, another split or another held-out draw than the first.
+
+    Rows are matched by their path below the split root, which repeats across
+    splits and data folders (``Baroque/1.jpg``), so such tables would pair
+    different images without a word.
+    """
+    from artstyle.config import absolute_path
+
+    def where(table) -> dict[str, Any]:
+        held_out = table.test_fraction is not None
+        return {
+            "data folder": str(absolute_path(table.data)) if table.data else None,
+            "split": table.split,
+            "--test-fraction": table.test_fraction,
+            "held-out split seed": table.split_seed if held_out else None,
+        }
+
+    first = where(tables[0])
+    for table, source in zip(tables[1:], sources[1:], strict=True):
+        for key, value in where(table).items():
+            if key == "data folder" and (value is None or first[key] is None):
+                continue
+            if value != first[key]:
+                raise ArtstyleError(
+                    f"{source} was embedded with {key} {value}, but {sources[0]} with "
+                    f"{first[key]}: the rows would be other images; embed both from the same "
+                    "data, split and held-out draw"
+                )
 
 
 def align_embeddings(tables: list) -> list:
@@ -714,10 +760,25 @@ def compare_sources(
         raise ArtstyleError(
             "nothing to compare with raw pixels: pass --autoencoder RUN and/or --classifier RUN"
         )
-    tables = []
-    for source in sources:
-        table = load_embeddings(source) if str(source).endswith(".npz") else embed(source, config)
-        tables.append(table)
+    # the runs first: the raw-pixel baseline then holds out the same images as they did
+    # (their seed and test fraction) when the data has no test folder of its own
+    tables = [
+        load_embeddings(source) if str(source).endswith(".npz") else embed(source, config)
+        for source in sources[1:]
+    ]
+    reference = tables[0]
+    tables.insert(
+        0,
+        embed(
+            "pixels",
+            config,
+            test_fraction=reference.test_fraction
+            if config.test_fraction is None
+            else config.test_fraction,
+            split_seed=reference.split_seed,
+        ),
+    )
+    check_same_images(tables, sources)
     kinds = [table.kind for table in tables]
     if len(set(kinds)) < len(kinds):
         # two runs of one kind: tell them apart by folder name

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from artstyle.config import absolute_path
 from artstyle.errors import ArtstyleError
 from artstyle.io import atomic_path
 
@@ -55,6 +56,12 @@ class Embeddings:
     split_seed: int = 0  # seed of the held-out split when the data has no test folder
 
     def __post_init__(self) -> None:
+        shape = np.shape(self.vectors)
+        if len(shape) != 2 or shape[1] < 1:
+            raise ArtstyleError(
+                f"{self.source}: vectors must be a table of images x values, got shape "
+                f"{tuple(shape)}; flatten each image's vector to one row (N, D) first"
+            )
         n = len(self.vectors)
         if not (len(self.rels) == len(self.styles) == len(self.artists) == n):
             raise ValueError(
@@ -322,7 +329,7 @@ def embed_pixels(
         classes=list(index.classes),
         kind="pixels",
         source="pixels",
-        data=str(Path(data)),
+        data=str(absolute_path(data)),
         split=split,
         image_size=size,
         resize=resize,
@@ -386,7 +393,7 @@ def embed_run(
         classes=list(index.classes),
         kind=kind,
         source=str(run.path),
-        data=str(Path(data)),
+        data=str(absolute_path(data)),
         split=split,
         image_size=size,
         resize=resize,
@@ -395,8 +402,20 @@ def embed_run(
     )
 
 
-def embed(source: str | os.PathLike, config, *, log=None) -> Embeddings:
-    """``source`` = ``"pixels"`` or a run folder; ``config`` a :class:`~artstyle.config.ClusterConfig`."""
+def embed(
+    source: str | os.PathLike,
+    config,
+    *,
+    log=None,
+    test_fraction: float | None = None,
+    split_seed: int = 0,
+) -> Embeddings:
+    """``source`` = ``"pixels"`` or a run folder; ``config`` a :class:`~artstyle.config.ClusterConfig`.
+
+    Raw pixels hold out ``test_fraction`` (default ``config.test_fraction``)
+    with ``split_seed`` when the data has no test folder; a run holds out what
+    it trained with.
+    """
     if str(source) == "pixels":
         if config.data is None:
             raise ArtstyleError("embedding raw pixels needs --data DATA")
@@ -405,7 +424,8 @@ def embed(source: str | os.PathLike, config, *, log=None) -> Embeddings:
             split=config.split,
             size=config.pixel_size,
             side=config.pixel_side,
-            test_fraction=config.test_fraction,
+            test_fraction=config.test_fraction if test_fraction is None else test_fraction,
+            split_seed=split_seed,
             cache_dir=config.cache_dir,
             workers=config.workers,
             progress=config.progress,
@@ -429,10 +449,15 @@ def load_or_embed(source: str | os.PathLike, config) -> Embeddings:
         if (
             config.data is not None
             and table.data is not None
-            and Path(config.data) != Path(table.data)
+            and absolute_path(config.data) != absolute_path(table.data)
         ):
             raise ArtstyleError(
                 f"{source} was made from {table.data}, not --data {config.data}; embed that data again"
+            )
+        if "split" in config.model_fields_set and config.split != table.split:
+            raise ArtstyleError(
+                f"{source} holds the {table.split} split, not --split {config.split}; "
+                f"embed that split with: artstyle embed RUN --split {config.split}"
             )
         return table
     if str(source) != "pixels" and Path(source).is_file():
