@@ -360,6 +360,48 @@ def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(
         lora.resume_lora(half, {"max_steps": 2})
 
 
+def test_a_run_that_failed_before_its_first_checkpoint_resumes_from_step_0(
+    tiny_base, lora_data, tmp_path, trained_run, monkeypatch
+):
+    run, _ = trained_run
+    failed = tmp_path / "failed"
+    real_step = lora.train_step
+
+    def fail_at_once(training, batches):
+        raise ArtstyleError("the loss became nan at step 0")  # as a too-large --lr does
+
+    monkeypatch.setattr(lora, "train_step", fail_at_once)
+    with pytest.raises(ArtstyleError, match="loss became nan"):
+        lora.train_lora(_config(tiny_base, lora_data, failed))
+    monkeypatch.setattr(lora, "train_step", real_step)
+    assert (failed / "config.yaml").is_file()
+    assert not (failed / "checkpoints" / "last.ckpt").exists()
+    metrics = lora.resume_lora(failed)
+    assert metrics["steps"] == 2
+    with (
+        safe_open(str(run / lora.WEIGHTS_NAME), "pt") as full,
+        safe_open(str(failed / lora.WEIGHTS_NAME), "pt") as restarted,
+    ):
+        for key in full.keys():
+            torch.testing.assert_close(
+                restarted.get_tensor(key), full.get_tensor(key), rtol=1e-5, atol=1e-6
+            )
+
+
+def test_resume_refuses_changed_training_settings_and_keeps_config_yaml(
+    tiny_base, lora_data, tmp_path
+):
+    half = tmp_path / "half"
+    lora.train_lora(_config(tiny_base, lora_data, half, max_steps=1, validation_every=0))
+    saved = (half / "config.yaml").read_bytes()
+    for change in ({"rank": 16}, {"lr": 1e-6}, {"resolution": 2 * RESOLUTION}):
+        with pytest.raises(ArtstyleError, match="cannot change"):
+            lora.resume_lora(half, {"max_steps": 2, **change})
+        assert (half / "config.yaml").read_bytes() == saved
+    lora.resume_lora(half, {"max_steps": 2, "validation_every": 0})
+    assert yaml.safe_load((half / "config.yaml").read_text())["max_steps"] == 2
+
+
 def test_ctrl_c_during_an_update_keeps_the_last_consistent_checkpoint(
     tiny_base, lora_data, tmp_path, trained_run, monkeypatch
 ):

@@ -43,6 +43,26 @@ from artstyle.errors import ArtstyleError
 from artstyle.io import atomic_path
 
 TASK = "lora"
+# what ``lora train --resume RUN`` may change; everything else keeps the run's own value
+RESUMABLE_KEYS = frozenset(
+    {
+        "max_steps",
+        "max_minutes",
+        "progress",
+        "data",
+        "base",
+        "accelerator",
+        "checkpoint_every",
+        "validation_every",
+        "validation_styles",
+        "validation_prompt",
+        "inference_steps",
+        "guidance_scale",
+        "safety_checker",
+        "loader_workers",
+        "log_every",
+    }
+)
 WEIGHTS_NAME = "pytorch_lora_weights.safetensors"  # the file name load_lora_weights looks for
 COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".safetensors.index.json", ".bin.index.json")
@@ -535,8 +555,10 @@ def setup_training(config: LoraConfig, *, resume: bool = False) -> LoraTraining:
             runs.check_classes(
                 runs.read_classes(run), classes, run_path=run.path, data_path=config.data
             )
-        runs.write_config(run, config, task=TASK)
-        runs.write_classes(run, classes)
+        else:
+            # a resume rewrites config.yaml only once its checkpoint has been accepted
+            runs.write_config(run, config, task=TASK)
+            runs.write_classes(run, classes)
     fabric.barrier()
 
     _prepare_hf()
@@ -570,7 +592,17 @@ def setup_training(config: LoraConfig, *, resume: bool = False) -> LoraTraining:
         precision=precision,
     )
     if resume:
-        _restore(training)
+        if run.checkpoint_path.is_file():
+            _restore(training)
+        elif fabric.is_global_zero and config.progress:
+            # stopped (error, kill, NaN loss) before its first checkpoint: nothing was kept,
+            # so the run starts over from step 0 with its own settings
+            print(
+                f"{run.checkpoint_path} not written yet: starting {run.path} over from step 0",
+                flush=True,
+            )
+        if fabric.is_global_zero:
+            runs.write_config(run, config, task=TASK)  # with the changes the resume made
     return training
 
 
@@ -685,7 +717,8 @@ def train_step(
     value = float(step_loss)
     if not math.isfinite(value):
         raise ArtstyleError(
-            f"the loss became {value} at step {training.step}; lower --lr, or train in bf16-mixed / 32-true instead of 16-mixed"
+            f"the loss became {value} at step {training.step}; start a new run (another --out) "
+            "with a lower --lr, or in bf16-mixed / 32-true instead of 16-mixed"
         )
     return value
 
@@ -968,15 +1001,10 @@ def resume_lora(run: str | os.PathLike, overrides: dict[str, Any] | None = None)
 
     artstyle lora train --resume runs/lora --max-steps 4000
     """
-    from artstyle.config import validate_config
-    from artstyle.train import runs
+    from artstyle.train.classify import resumed_config
 
-    folder = runs.open_run(run)
-    config = runs.read_config(folder, LoraConfig, task=TASK)
-    values = config.model_dump()
-    values.update({key: value for key, value in (overrides or {}).items() if value is not None})
-    values["out"] = folder.path
-    return train_lora(validate_config(LoraConfig, values, "the command line"), resume=True)
+    folder, config = resumed_config(run, LoraConfig, TASK, RESUMABLE_KEYS, overrides)
+    return train_lora(config.model_copy(update={"out": folder.path}), resume=True)
 
 
 # ---------------------------------------------------------------- metrics and figures
