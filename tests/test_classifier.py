@@ -172,6 +172,23 @@ def test_evaluate_reproduces_the_training_metrics(trained, capsys) -> None:
     assert json.loads(capsys.readouterr().out)["n_test"] == 3
 
 
+def test_evaluate_scores_the_train_split_as_it_is(tiny_data, tmp_path, capsys) -> None:
+    # trained with mixup and augmentation: the train split is still scored without either,
+    # so two evaluations agree exactly and the confusion matrix counts real labels
+    run = tmp_path / "run"
+    args = ["--epochs", "1", "--mixup", "0.4", "--cutmix", "1.0"]
+    assert main(_train_args(tiny_data, run, tmp_path / "cache", *args)) == 0
+    capsys.readouterr()
+    scores = []
+    for _ in range(2):
+        assert main(["evaluate", str(run), "--split", "train", "--json"]) == 0
+        scores.append(json.loads(capsys.readouterr().out))
+    assert scores[0]["confusion_matrix"] == scores[1]["confusion_matrix"]
+    assert scores[0]["n_test"] == 21  # 24 training images less the 3 held out for validation
+    assert np.asarray(scores[0]["confusion_matrix"]).sum(axis=1).tolist() == [7, 7, 7]
+    assert json.loads((run / "metrics_train.json").read_text())["split"] == "train"
+
+
 def test_evaluate_refuses_data_with_other_styles(trained, tmp_path, capsys) -> None:
     _, run, _ = trained
     other = make_dataset(
@@ -550,10 +567,21 @@ def test_balance_strategies_shape_the_epoch() -> None:
     torch.testing.assert_close(prior.exp(), torch.tensor([0.6, 0.3, 0.1]))
 
 
+class _FixedLogits(torch.nn.Module):
+    """A stand-in model that returns the same logits; in train mode unless .eval() is called."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits
+
+
 def test_logit_adjustment_only_changes_the_training_loss() -> None:
     task = _imbalanced_task("logit-adjust", label_smoothing=0.0)
     logits = torch.tensor([[2.0, 0.0, 0.0]])
-    model = lambda x: logits  # noqa: E731
+    model = _FixedLogits(logits)
     y = torch.tensor([2])
     train = task.step(model, (torch.zeros(1, 3, 8, 8), y), "train")
     val = task.step(model, (torch.zeros(1, 3, 8, 8), y), "val")
@@ -578,15 +606,17 @@ def test_cutmix_pastes_a_box_and_mixes_labels_by_its_area() -> None:
     logits = torch.randn(4, 3)
     y = torch.tensor([0, 1, 2, 0])
     torch.manual_seed(3)
-    out = task.step(lambda images: logits, (x, y), "train")
+    out = task.step(_FixedLogits(logits), (x, y), "train")
     ce = torch.nn.functional.cross_entropy
     expected = (
         lam * ce(logits, y, reduction="none") + (1 - lam) * ce(logits, y[partner], reduction="none")
     ).mean()
     torch.testing.assert_close(out.loss, expected)
-    # evaluation never mixes
-    val = task.step(lambda images: logits, (x, y), "val")
+    # evaluation never mixes, the train split scored in eval mode included
+    val = task.step(_FixedLogits(logits), (x, y), "val")
     torch.testing.assert_close(val.loss, ce(logits, y))
+    scored = task.step(_FixedLogits(logits).eval(), (x, y), "train")
+    torch.testing.assert_close(scored.loss, ce(logits, y))
 
 
 def test_mixup_blends_images_with_one_share() -> None:

@@ -364,6 +364,17 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 
 
+def test_an_output_below_a_file_is_one_clear_line(tmp_path, capsys):
+    (tmp_path / "afile").write_text("keep me")
+    with pytest.raises(ArtstyleError, match=r"afile is a file, not a folder; choose another"):
+        atomic_io.write_text(tmp_path / "afile" / "sub" / "x.json", "{}")
+    assert (tmp_path / "afile").read_text() == "keep me"
+    data = make_dataset(tmp_path / "d", {"train": {"A": 2, "B": 2}})
+    assert main(["data", "audit", str(data), "--out", str(tmp_path / "afile" / "a.json")]) == 2
+    err = capsys.readouterr().err
+    assert "afile is a file" in err and "Traceback" not in err
+
+
 def test_atomic_files_get_the_usual_permissions(tmp_path):
     """mkstemp's 0600 would make a cache or run folder unreadable to the rest of a group."""
     previous = os.umask(0o022)

@@ -543,6 +543,19 @@ def test_cli_train_generate_and_grid(tiny_base, lora_data, tmp_path, trained_run
     assert "choose from: Baroque, Post_Impressionism, Rococo" in " ".join(
         capsys.readouterr().err.split()
     )
+    # zero or negative sampling steps would decode noise; a negative guidance, a negative seed
+    # or no images at all are refused before anything is loaded or written
+    for bad in (
+        ["--steps", "0"],
+        ["--steps", "-3"],
+        ["--guidance", "-5"],
+        ["--seed", "-1"],
+        ["--n", "0"],
+    ):
+        out = tmp_path / "never.png"
+        args = ["lora", "generate", str(trained), "--style", "Rococo", "--out", str(out), *bad]
+        assert main(args) == 2, bad
+        assert bad[0] in capsys.readouterr().err and not out.exists()
 
 
 def test_grid_puts_base_beside_lora_with_one_seed(trained_run):

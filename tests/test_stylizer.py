@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ import yaml
 from PIL import Image
 
 from artstyle.cli import main
+from artstyle.errors import ArtstyleError
+from artstyle.generate.stylize import style_indices
 from artstyle.models.stylizer import (
     AdaptiveNorm,
     RandomFeatures,
@@ -394,6 +397,7 @@ def test_stylize_cli_image_styles_grid_and_interpolation(trained, tmp_path, caps
         == 0
     )
     assert Image.open(out).size[0] > 100
+    assert Image.open(out).format == "PNG"
     grid = tmp_path / "grid.png"
     assert main(["stylize", str(run), "--grid", "3", "--data", str(data), "--out", str(grid)]) == 0
     assert grid.is_file()
@@ -418,6 +422,16 @@ def test_stylize_cli_image_styles_grid_and_interpolation(trained, tmp_path, caps
     assert blend.is_file()
     text = capsys.readouterr().out
     assert "Baroque, Pointillism" in text and "3 x 3 grid" in text and "4 blends" in text
+    for suffix, fmt in ((".jpg", "JPEG"), (".pdf", None)):  # the format the name asks for
+        named = tmp_path / f"styles{suffix}"
+        args = ["stylize", str(run), "--image", str(image), "--styles", "Baroque"]
+        assert main([*args, "--out", str(named)]) == 0
+        if fmt:
+            assert Image.open(named).format == fmt
+        else:
+            assert named.read_bytes().startswith(b"%PDF")
+    assert main([*args, "--out", str(tmp_path / "styles.xyz")]) == 2
+    assert ".xyz is not a figure format" in capsys.readouterr().err
 
 
 def test_interpolation_ends_are_the_two_styles(trained, tmp_path):
@@ -458,6 +472,13 @@ def test_score_cli_writes_metrics_and_refuses_the_critic_as_judge(trained, capsy
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["n_scored_images"] == 3 and metrics["n_mismatched_pairs"] == 6
     assert json.loads((run / "metrics.json").read_text())["n_scored_images"] == 3
+    test_scores = (run / "metrics.json").read_bytes()
+    args = ["stylize", str(run), "--score", "--judge", str(judge), "--data", str(data)]
+    assert main([*args, "--split", "train", "--n-images", "4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["score_split"] == "train"
+    assert (run / "metrics.json").read_bytes() == test_scores  # the held-out numbers stay
+    train_scores = json.loads((run / "metrics_train.json").read_text())
+    assert (train_scores["score_split"], train_scores["n_scored_images"]) == ("train", 4)
     assert main(["stylize", str(run), "--score", "--judge", str(critic), "--data", str(data)]) == 2
     assert "critic" in capsys.readouterr().err
 
@@ -483,6 +504,22 @@ def test_bad_stylize_input_is_one_clear_line(trained, tmp_path, capsys):
     assert main(["stylize", str(run), "--grid", "3", "--score"]) == 2
     assert "exactly one" in capsys.readouterr().err
     assert main(["stylize", str(tmp_path), "--grid", "3"]) == 2
+    capsys.readouterr()
+    for device, says in (("banana", "is not a device"), ("cuda:7", "cuda:7")):
+        args = ["stylize", str(run), "--image", str(image), "--styles", "Baroque"]
+        assert main([*args, "--device", device]) == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err
+
+
+def test_style_names_as_people_type_them():
+    # classes.json may hold "Post Impressionism" or "Ukiyo_e"; any spacing and case finds it
+    classes = ["Baroque", "Post Impressionism", "Ukiyo_e", "Naïve Art"]
+    typed = ["post impressionism", "Post_Impressionism", "ukiyo-e", "Ukiyo e", "NAÏVE_ART"]
+    assert style_indices(typed, classes) == [1, 1, 2, 2, 3]
+    assert style_indices("Baroque, Ukiyo_e", classes) == [0, 2]
+    with pytest.raises(ArtstyleError, match="choose from: Baroque, Post Impressionism"):
+        style_indices(["Rococo"], classes)
 
 
 def test_train_refuses_the_critic_as_judge_and_a_classifier_as_stylizer(trained, tmp_path, capsys):
@@ -560,3 +597,18 @@ def test_init_from_a_run_and_resume(trained, tmp_path, capsys):
     assert state["epoch"] == 2 and state["step"] == 2 * 3  # 21 train images in batches of 8
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["style_features"] == "random" and metrics["style_hit_rate"] is None
+
+
+def test_evaluate_of_a_run_without_a_judge_names_the_command_that_scores_it(
+    trained, tmp_path, capsys
+):
+    _, _, _, _, run = trained
+    copy = tmp_path / "no-judge"
+    shutil.copytree(run, copy)
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    config["judge"] = None
+    (copy / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    capsys.readouterr()
+    assert main(["evaluate", str(copy)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"artstyle stylize {copy} --score --judge CLASSIFIER_RUN" in err

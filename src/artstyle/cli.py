@@ -714,11 +714,14 @@ BaseOpt = Annotated[
     ),
 ]
 LoraStepsOpt = Annotated[
-    int | None, typer.Option("--steps", help="Sampling steps (default: the run's inference_steps).")
+    int | None,
+    typer.Option("--steps", min=1, help="Sampling steps (default: the run's inference_steps)."),
 ]
 GuidanceOpt = Annotated[
     float | None,
-    typer.Option("--guidance", help="Classifier-free guidance scale (default: the run's)."),
+    typer.Option(
+        "--guidance", min=0.0, help="Classifier-free guidance scale (default: the run's)."
+    ),
 ]
 PromptOpt = Annotated[
     str | None,
@@ -807,8 +810,12 @@ def lora_generate_command(
         str, typer.Option("--style", help="A style the run was trained on (e.g. Rococo).")
     ],
     prompt: PromptOpt = None,
-    n: Annotated[int, typer.Option("--n", help="Number of images (image i uses seed S + i).")] = 4,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the first image.")] = 0,
+    n: Annotated[
+        int, typer.Option("--n", min=1, help="Number of images (image i uses seed S + i).")
+    ] = 4,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the first image.")
+    ] = 0,
     steps: LoraStepsOpt = None,
     guidance: GuidanceOpt = None,
     out: Annotated[
@@ -857,7 +864,9 @@ def lora_grid_command(
         ),
     ] = None,
     prompt: PromptOpt = None,
-    seed: Annotated[int, typer.Option("--seed", help="One seed for every image.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=2**63 - 1, help="One seed for every image.")
+    ] = 0,
     steps: LoraStepsOpt = None,
     guidance: GuidanceOpt = None,
     out: Annotated[
@@ -1226,7 +1235,7 @@ def stylize_command(
         str | None, typer.Option("--interpolate", help="Two styles A,B: blend their embeddings.")
     ] = None,
     steps: Annotated[
-        int, typer.Option("--steps", help="Blends from A to B, both ends included.")
+        int, typer.Option("--steps", min=2, help="Blends from A to B, both ends included.")
     ] = 5,
     score: Annotated[
         bool,

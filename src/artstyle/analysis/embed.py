@@ -246,17 +246,9 @@ def model_vectors(
 
 
 def resolve_device(device: str) -> str:
-    import torch
+    from artstyle.models import resolve_device as device_for
 
-    if device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ArtstyleError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
-    return device
+    return str(device_for(device))
 
 
 # ---------------------------------------------------------------- from data folders and runs

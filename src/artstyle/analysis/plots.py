@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -25,9 +26,20 @@ from artstyle.io import atomic_path  # noqa: E402
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 110) -> None:
-    """Write ``fig`` as a PNG (temporary name, then rename) and close it."""
+    """Write ``fig`` (temporary name, then rename) in the format its suffix names (.png,
+    .jpg, .pdf, .svg, ...; PNG without a suffix) and close it."""
+    from artstyle.errors import ArtstyleError
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    fmt = {"": "png", "jpg": "jpeg"}.get(suffix, suffix)
+    supported = fig.canvas.get_supported_filetypes()
+    if fmt not in supported and fmt != "jpeg":
+        plt.close(fig)
+        raise ArtstyleError(
+            f"cannot write {path}: .{suffix} is not a figure format; use .png, .jpg, .pdf or .svg"
+        )
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from artstyle.config import LoraConfig
 from artstyle.errors import ArtstyleError
 from artstyle.io import atomic_path
+from artstyle.text import resolve_style
 
 TASK = "lora"
 # what ``lora train --resume RUN`` may change; everything else keeps the run's own value
@@ -259,22 +260,6 @@ def prompt_for(style: str, prompt: str | None, config: LoraConfig) -> str:
     if "{style}" in prompt:
         return prompt.replace("{style}", style_text(style))
     return f"{caption}, {prompt}"
-
-
-def resolve_style(
-    name: str, classes: Sequence[str], *, among: str = "the run was trained on"
-) -> str:
-    """``name`` as spelled in ``classes`` (case, spaces, dashes and underscores ignored)."""
-    if name in classes:
-        return name
-
-    def key(text: str) -> str:
-        return "".join(ch for ch in text.lower() if ch.isalnum())
-
-    matches = [style for style in classes if key(style) == key(name)]
-    if len(matches) == 1:
-        return matches[0]
-    raise ArtstyleError(f"style {name!r} is not one {among}; choose from: {', '.join(classes)}")
 
 
 def default_validation_styles(classes: Sequence[str], n: int = 4) -> list[str]:
@@ -1307,11 +1292,19 @@ def _sample(
 
 
 def _write_png(array: np.ndarray, path: Path) -> Path:
+    """Pixels in [0, 1] (H, W, 3) as an image file in the format ``path``'s suffix names (PNG
+    when it has none)."""
     from PIL import Image
 
+    suffix = Path(path).suffix.lower()
+    fmt = Image.registered_extensions().get(suffix) if suffix else "PNG"
+    if fmt is None or fmt not in Image.SAVE:
+        raise ArtstyleError(
+            f"cannot write {path}: {suffix} is not an image format; use .png or .jpg"
+        )
     with atomic_path(path) as tmp:
         Image.fromarray((np.clip(array, 0, 1) * 255).round().astype(np.uint8), "RGB").save(
-            tmp, format="PNG"
+            tmp, format=fmt
         )
     return path
 

@@ -32,6 +32,9 @@ import numpy as np
 import torch
 
 from artstyle.errors import ArtstyleError
+from artstyle.io import read_json, write_json
+from artstyle.models import resolve_device
+from artstyle.text import resolve_style
 from artstyle.train import runs
 from artstyle.train.runs import RunFolder
 
@@ -49,14 +52,6 @@ class LoadedStylizer:
     size: int
     resize: str
     config: Any  # StylizerConfig
-
-
-def resolve_device(device: Any) -> torch.device:
-    if isinstance(device, torch.device):
-        return device
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def load_stylizer(path: str | os.PathLike, *, device: Any = "cpu") -> LoadedStylizer:
@@ -82,14 +77,8 @@ def style_indices(names: list[str] | str, classes: list[str]) -> list[int]:
         names = [part.strip() for part in names.split(",") if part.strip()]
     if not names:
         raise ArtstyleError("no styles given; pass --styles A,B,... (names as in classes.json)")
-    lookup = {name.lower(): i for i, name in enumerate(classes)}
-    indices = []
-    for name in names:
-        key = name.strip().replace(" ", "_").lower()
-        if key not in lookup:
-            raise ArtstyleError(f"unknown style {name!r}; the run knows: {', '.join(classes)}")
-        indices.append(lookup[key])
-    return indices
+    # spelled as in classes.json, or with other case, spaces, dashes or underscores
+    return [classes.index(resolve_style(name.strip(), classes)) for name in names]
 
 
 @torch.no_grad()
@@ -104,9 +93,8 @@ def stylize_array(
     model = model.to(device).eval()
     outputs = []
     for start in range(0, len(images), batch_size):
-        x = normalize(
-            torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size])).to(device)
-        )
+        # np.array copies: rows of the read-only cache memmap would make torch warn
+        x = normalize(torch.from_numpy(np.array(images[start : start + batch_size])).to(device))
         s = torch.from_numpy(styles[start : start + batch_size]).to(device)
         out = model(x, s).float()  # (B, 3, S, S) or (B, K, 3, S, S)
         outputs.append(out.movedim(-3, -1).cpu().numpy())  # channels last
@@ -124,7 +112,7 @@ def stylize_vectors(
 
     device = resolve_device(device)
     model = model.to(device).eval()
-    x = normalize(torch.from_numpy(np.ascontiguousarray(image[None])).to(device))
+    x = normalize(torch.from_numpy(np.array(image[None])).to(device))
     v = torch.as_tensor(vectors, dtype=torch.float32, device=device)
     out = model.stylize_with(
         x.expand(len(v), -1, -1, -1), v
@@ -364,7 +352,7 @@ def _ssim_psnr(outputs: np.ndarray, inputs: np.ndarray) -> tuple[np.ndarray, np.
     from artstyle.models.autoencoder import psnr, ssim
 
     a = torch.from_numpy(np.ascontiguousarray(outputs)).permute(0, 3, 1, 2).float()
-    b = torch.from_numpy(np.ascontiguousarray(inputs)).permute(0, 3, 1, 2).float() / 255.0
+    b = torch.from_numpy(np.array(inputs)).permute(0, 3, 1, 2).float() / 255.0
     return ssim(a, b, reduction="none").numpy(), psnr(a, b, reduction="none").numpy()
 
 
@@ -439,10 +427,7 @@ def score_stylizer(
         predicted = (
             judge(flat).argmax(1).view(b, k).cpu().numpy()
         )  # (b, K): the judge's style for each output
-        inputs01 = (
-            torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float().to(device)
-            / 255.0
-        )
+        inputs01 = torch.from_numpy(np.array(batch)).permute(0, 3, 1, 2).float().to(device) / 255.0
         input_pred = judge(inputs01).argmax(1).cpu().numpy()  # (b,)
         input_correct += int((input_pred == y).sum())
         mismatched = all_styles[None, :] != y[:, None]  # (b, K)
@@ -484,10 +469,13 @@ def score_stylizer(
         "n_scored_images": int(len(images)),
         "n_mismatched_pairs": n_pairs,
     }
-    existing = runs.read_metrics(loaded.run) if loaded.run.metrics_path.is_file() else {}
+    # test scores join the run's metrics.json; other splits get metrics_<split>.json, so
+    # scoring the training images never replaces the held-out numbers
+    path = loaded.run.metrics_path if split == "test" else loaded.run.path / f"metrics_{split}.json"
+    existing = read_json(path) if path.is_file() else {}
     existing.pop("style_hit_rate_note", None)
     metrics = {**scores, **{key: value for key, value in existing.items() if key not in scores}}
-    runs.write_metrics(loaded.run, metrics)
+    write_json(path, metrics)
     return metrics
 
 
@@ -508,8 +496,9 @@ def score_run(
     judge = judge if judge is not None else loaded.config.judge
     if judge is None:
         raise ArtstyleError(
-            f"{loaded.run.path} was trained without --judge; pass --judge CLASSIFIER_RUN "
-            "(a classifier trained independently of the critic, e.g. with another --seed)"
+            f"{loaded.run.path} was trained without --judge; score it with: artstyle stylize "
+            f"{loaded.run.path} --score --judge CLASSIFIER_RUN (a classifier trained "
+            "independently of the critic, e.g. with another --seed)"
         )
     n = n_images if n_images is not None else loaded.config.score_images
     if n < 1:

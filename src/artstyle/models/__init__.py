@@ -255,3 +255,46 @@ register(
     preset={"style_dim": 128, "width": 64, "n_down": 3, "n_res": 4},
     description="GPU size (128 px)",
 )
+
+
+def resolve_device(name: Any):
+    """``auto`` (a CUDA GPU, else Apple's mps, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``
+    as a ``torch.device``; a misspelt or absent device is an ArtstyleError that says what to pass."""
+    import torch
+
+    if isinstance(name, torch.device):
+        return name
+    if name in (None, "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    try:
+        device = torch.device(str(name))
+    except (RuntimeError, ValueError):
+        raise ArtstyleError(
+            f"--device {name!r} is not a device; pass auto, cpu, cuda, cuda:N or mps"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ArtstyleError(
+            f"--device {name} asked for, but torch sees no CUDA GPU; use --device cpu"
+        )
+    if (
+        device.type == "cuda"
+        and device.index is not None
+        and device.index >= torch.cuda.device_count()
+    ):
+        raise ArtstyleError(
+            f"--device {name}: only {torch.cuda.device_count()} GPU(s) are visible (cuda:0 ...)"
+        )
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ArtstyleError(
+                f"--device {name} asked for, but mps is not available; use --device cpu"
+            )
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ArtstyleError(
+            f"--device {name!r} is not supported; pass auto, cpu, cuda, cuda:N or mps"
+        )
+    return device

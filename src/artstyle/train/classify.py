@@ -375,7 +375,9 @@ class ClassifierTask:
 
     def make_batch(self, indices: np.ndarray, stage: str, generator: torch.Generator | None):
         source = self._device_data["test" if stage == "test" else "train"]
-        augment = stage == "train" and self.config.augment
+        # training batches come with a generator; the train split evaluated (evaluate --split
+        # train) comes without one and is scored as it is
+        augment = stage == "train" and self.config.augment and generator is not None
         # one batch of exactly these rows; normalised (and augmented) on the device
         x, y = next(
             source.batches(
@@ -426,10 +428,13 @@ class ClassifierTask:
     def step(self, model, batch, stage: str) -> StepOutput:
         x, y = batch
         partner, lam = None, 1.0
-        if stage == "train":
+        # the training step (the model in train mode); evaluating the train split runs in eval
+        # mode and is scored like any other split: no mixing, plain cross-entropy
+        training = stage == "train" and model.training
+        if training:
             x, partner, lam = self._mix(x)
         logits = model(x).float()  # (B, C); fp32 for the loss under bf16 autocast
-        if stage == "train":
+        if training:
             train_logits = logits
             if self._log_prior is not None:
                 # logit adjustment (Menon et al. 2021, eq. 10): the prior is added while training only
