@@ -313,6 +313,8 @@ def test_compare_representations_command(ae_run, tiny_data, tmp_path, capsys):
     markdown = (out / "representations.md").read_text()
     assert "| pixels | 48 |" in markdown
     assert "| autoencoder | 8 |" in markdown
+    # PCA(50) asked; 24 points of 8 and 48 values give 8 and 23: the summary says what ran
+    assert result["pca_components"] == [8, 23] and "PCA(8 / 23) -> kmeans with k = 3" in markdown
     assert (out / "autoencoder" / "figures" / "cluster_images.png").is_file()
     assert (out / "figures" / "representations.png").is_file()
 
@@ -367,3 +369,20 @@ def test_run_folders_record_absolute_data_paths(tiny_data, tmp_path, monkeypatch
     assert main(["embed", str(tmp_path / "ae"), "--out", "x.npz", "--progress", "false"]) == 0
     table = load_embeddings(elsewhere / "x.npz")
     assert table.data == str(tiny_data) and len(table.rels) == 6
+
+
+def test_compare_representations_with_hdbscan_reports_the_clusters_it_found(
+    ae_run, tiny_data, tmp_path
+):
+    out = tmp_path / "cmp"
+    args = ["compare-representations", "--data", str(tiny_data), "--autoencoder", str(ae_run)]
+    args += ["--split", "train", "--method", "hdbscan", "--min-cluster-size", "3"]
+    assert main([*args, "--out", str(out), "--cache-dir", str(tmp_path / "cache"), *CMP_FAST]) == 0
+    result = json.loads((out / "representations.json").read_text())
+    assert result["k"] is None and result["min_cluster_size"] == 3
+    found = {row["representation"]: row["k"] for row in result["rows"]}
+    text = " ".join((out / "representations.md").read_text().split())
+    assert (
+        f"hdbscan (min cluster size 3; clusters found: raw pixels {found['pixels']}, "
+        f"the autoencoder latent {found['autoencoder']})" in text
+    )

@@ -466,6 +466,19 @@ def test_several_classifiers_answer_names_the_best(tmp_path):
     assert page.count("<h3>classifier · ") == 3
 
 
+def test_every_part_gets_its_own_anchor_whatever_the_script(tmp_path):
+    # names that slugged alike ("clf v1.0" / "clf-v1-0") or to nothing (CJK) shared one id,
+    # so a contents link jumped to the wrong run
+    for name in ("分类器一", "分类器二", "clf v1.0", "clf-v1-0"):
+        classifier_run(tmp_path / "runs" / name)
+    page = render_html(collect([tmp_path / "runs"]))
+    ids = re.findall(r'<article id="([^"]+)">', page)
+    assert len(ids) == 4 and len(set(ids)) == 4
+    assert "classifier-runs-分类器一" in ids and "classifier-runs-clf-v1-0-2" in ids
+    for anchor in ids:
+        assert f'href="#{anchor}"' in page
+
+
 def test_per_class_table_rows(tmp_path):
     classifier_run(tmp_path / "clf")
     page = render_html(collect([tmp_path / "clf"]))

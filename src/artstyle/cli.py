@@ -1145,7 +1145,8 @@ def compare_representations_command(
         log=lambda text: err_console.print(text, highlight=False),
     )
     table = Table(
-        title=f"{result['n_points']} images, {result['n_styles']} styles, {result['method']} k={result['k']}"
+        title=f"{result['n_points']} images, {plural(result['n_styles'], 'style')}, {result['method']}"
+        + (f" k={result['k']}" if result["k"] is not None else " (k found per representation)")
     )
     for column in ("representation", "dim", "NMI", "ARI", "purity", "silhouette", "chance NMI"):
         table.add_column(column, justify="left" if column == "representation" else "right")

@@ -509,6 +509,14 @@ def _strip_label(row: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- comparing representations
 
 
+def _method_text(result: dict[str, Any]) -> str:
+    if result["method"] != "hdbscan":
+        return f"{result['method']} with k = {result['k']}"
+    found = ", ".join(f"{_pretty(row['representation'])} {row['k']}" for row in result["rows"])
+    size = result.get("min_cluster_size")
+    return f"hdbscan (min cluster size {size}; clusters found: {found})"
+
+
 def check_same_images(tables: list, sources: list) -> None:
     """Refuse tables made from other data, another split or another held-out draw than the first.
 
@@ -612,6 +620,10 @@ def compare_representations(
                 "source": str(table.source),
                 "dim": int(table.vectors.shape[1]),
                 "n_points": int(len(table.rels)),
+                # what was used, not asked for: PCA is cut to what the data can give, and
+                # HDBSCAN finds its own number of clusters
+                "k": result.report["k"],
+                "pca_components": result.report["pca_components"],
                 **summary,
                 "folder": table.kind.replace(":", "_"),
             }
@@ -635,8 +647,11 @@ def compare_representations(
         "n_points": rows[0]["n_points"],
         "n_styles": int(len(np.unique(tables[0].labels))),
         "method": config.method,
-        "k": config.k or int(len(np.unique(tables[0].labels))),
-        "pca_components": config.pca_components,
+        "k": None
+        if config.method == "hdbscan"
+        else config.k or int(len(np.unique(tables[0].labels))),
+        "pca_components": sorted({row["pca_components"] for row in rows}),
+        "min_cluster_size": config.min_cluster_size if config.method == "hdbscan" else None,
         "seeds": [config.seed + i for i in range(config.n_seeds)],
         "rows": rows,
         "best": best["representation"],
@@ -671,8 +686,9 @@ def representations_markdown(result: dict[str, Any]) -> str:
         result["answer"],
         "",
         f"Data: `{result['data']}` ({result['split']} split), {result['n_points']} images of {result['n_styles']} styles. "
-        f"Same images and pipeline for every row: StandardScaler -> PCA({result['pca_components']}) -> {result['method']} "
-        f"with k = {result['k']}; mean ± std over seeds {', '.join(map(str, result['seeds']))}. "
+        f"Same images and pipeline for every row: StandardScaler -> "
+        f"PCA({' / '.join(map(str, result['pca_components']))}) -> {_method_text(result)}; "
+        f"mean ± std over seeds {', '.join(map(str, result['seeds']))}. "
         "Chance NMI: the same cluster sizes assigned at random.",
         "",
         "| representation | dim | NMI | ARI | homogeneity | completeness | purity | silhouette | chance NMI |",

@@ -606,7 +606,8 @@ def _type_names(expect: type | tuple[type, ...]) -> str:
 
 
 def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "part"
+    """Lower-case words joined by dashes, letters of any script kept ("分类器一" stays)."""
+    return re.sub(r"[\W_]+", "-", text.lower()).strip("-") or "part"
 
 
 def num_cell(value: Any, key: str = "", **kwargs: Any) -> Cell:
@@ -866,12 +867,22 @@ class Builder:
 
     def __init__(self) -> None:
         self.notes: list[str] = []
+        # ids in use: two parts whose names slug alike ("clf v1.0", "clf-v1-0") get -2, -3, ...
+        self._anchors: set[str] = {"dataset", *(anchor for anchor, _, _ in SECTIONS)}
+
+    def _anchor(self, base: str) -> str:
+        anchor, n = base, 1
+        while anchor in self._anchors:
+            n += 1
+            anchor = f"{base}-{n}"
+        self._anchors.add(anchor)
+        return anchor
 
     # ---- data
 
     def data_part(self, folder_label: str, files: list[DataFile]) -> Part:
         part = Part(
-            anchor="data-" + slug(folder_label),
+            anchor=self._anchor("data-" + slug(folder_label)),
             title=f"Data · {folder_label}",
             path_text=folder_label,
         )
@@ -1100,7 +1111,10 @@ class Builder:
     def run_parts(self, run: Run, kind: str) -> Part:
         title = f"{KIND_TITLES.get(kind, kind)} · {run.path.name}"
         part = Part(
-            anchor=f"{slug(kind)}-{slug(run.label)}", title=title, path_text=run.label, kind=kind
+            anchor=self._anchor(f"{slug(kind)}-{slug(run.label)}"),
+            title=title,
+            path_text=run.label,
+            kind=kind,
         )
         render = getattr(self, f"_{kind}", self._unknown)
         try:
