@@ -337,6 +337,19 @@ def test_lora_loads_in_plain_diffusers_and_changes_the_output(trained_run, tiny_
     np.testing.assert_allclose(_sample(pipe), before, atol=1e-6)
 
 
+def _assert_same_lora_weights(run: Path, reference: Path) -> None:
+    """The two runs' saved LoRA weights: the same tensor names, equal values."""
+    with (
+        safe_open(str(reference / lora.WEIGHTS_NAME), "pt") as full,
+        safe_open(str(run / lora.WEIGHTS_NAME), "pt") as other,
+    ):
+        assert set(full.keys()) == set(other.keys())
+        for key in full.keys():
+            torch.testing.assert_close(
+                other.get_tensor(key), full.get_tensor(key), rtol=1e-5, atol=1e-6
+            )
+
+
 def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(
     tiny_base, lora_data, tmp_path, trained_run
 ):
@@ -347,15 +360,7 @@ def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(
         lora.train_lora(_config(tiny_base, lora_data, half, max_steps=2))
     metrics = lora.resume_lora(half, {"max_steps": 2, "validation_every": 0})
     assert metrics["steps"] == 2
-    with (
-        safe_open(str(run / lora.WEIGHTS_NAME), "pt") as full,
-        safe_open(str(half / lora.WEIGHTS_NAME), "pt") as resumed,
-    ):
-        assert set(full.keys()) == set(resumed.keys())
-        for key in full.keys():
-            torch.testing.assert_close(
-                resumed.get_tensor(key), full.get_tensor(key), rtol=1e-5, atol=1e-6
-            )
+    _assert_same_lora_weights(half, run)
     with pytest.raises(ArtstyleError, match="already ran 2 steps"):
         lora.resume_lora(half, {"max_steps": 2})
 
@@ -378,14 +383,7 @@ def test_a_run_that_failed_before_its_first_checkpoint_resumes_from_step_0(
     assert not (failed / "checkpoints" / "last.ckpt").exists()
     metrics = lora.resume_lora(failed)
     assert metrics["steps"] == 2
-    with (
-        safe_open(str(run / lora.WEIGHTS_NAME), "pt") as full,
-        safe_open(str(failed / lora.WEIGHTS_NAME), "pt") as restarted,
-    ):
-        for key in full.keys():
-            torch.testing.assert_close(
-                restarted.get_tensor(key), full.get_tensor(key), rtol=1e-5, atol=1e-6
-            )
+    _assert_same_lora_weights(failed, run)
 
 
 def test_resume_refuses_changed_training_settings_and_keeps_config_yaml(
@@ -416,14 +414,7 @@ def test_ctrl_c_during_an_update_keeps_the_last_consistent_checkpoint(
     saved = torch.load(cut / "checkpoints" / "last.ckpt", weights_only=True)
     assert saved["step"] == 1
     lora.resume_lora(cut, {"validation_every": 0})
-    with (
-        safe_open(str(run / lora.WEIGHTS_NAME), "pt") as full,
-        safe_open(str(cut / lora.WEIGHTS_NAME), "pt") as resumed,
-    ):
-        for key in full.keys():
-            torch.testing.assert_close(
-                resumed.get_tensor(key), full.get_tensor(key), rtol=1e-5, atol=1e-6
-            )
+    _assert_same_lora_weights(cut, run)
 
 
 def test_mixed_precision_keeps_lora_weights_fp32_and_options_run(tiny_base, lora_data, tmp_path):
