@@ -586,8 +586,8 @@ def evaluate_command(
     warning = leakage_warning(metrics, data)
     if warning:
         console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    name = "metrics.json" if split == "test" else f"metrics_{split}.json"
-    console.print(f"wrote {Path(run) / name} and figures/", highlight=False)
+    written = run_folders.RunFolder(Path(run)).split_metrics_path(split)
+    console.print(f"wrote {written} and figures/", highlight=False)
 
 
 @app.command("predict")
@@ -945,6 +945,7 @@ def train_autoencoder_command(
 
 def _evaluate_autoencoder(run: Path, *, data: Path | None, split: str, as_json: bool) -> None:
     """``artstyle evaluate`` on an autoencoder run: MSE, PSNR, SSIM and the reconstruction grid."""
+    from artstyle.train import runs as run_folders
     from artstyle.train.autoencode import evaluate_autoencoder
 
     metrics = evaluate_autoencoder(run, data=data, split=split, progress=not as_json)
@@ -958,10 +959,9 @@ def _evaluate_autoencoder(run: Path, *, data: Path | None, split: str, as_json: 
         highlight=False,
         soft_wrap=True,
     )
-    name = "metrics.json" if split == "test" else f"metrics_{split}.json"
+    written = run_folders.RunFolder(Path(run)).split_metrics_path(split)
     console.print(
-        f"wrote {Path(run) / name}"
-        + (" and figures/reconstructions.png" if split == "test" else ""),
+        f"wrote {written}" + (" and figures/reconstructions.png" if split == "test" else ""),
         highlight=False,
     )
 

@@ -245,12 +245,6 @@ def model_vectors(
     return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
-def resolve_device(device: str) -> str:
-    from artstyle.models import resolve_device as device_for
-
-    return str(device_for(device))
-
-
 # ---------------------------------------------------------------- from data folders and runs
 
 
@@ -342,6 +336,7 @@ def embed_run(
     progress: bool = True,
 ) -> Embeddings:
     """Vectors from a trained run: its image size, resize mode and class map; the kind from model.json."""
+    from artstyle.models import resolve_device
     from artstyle.train import runs
 
     run = runs.open_run(run_path)

@@ -31,9 +31,8 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 110) -> None
     from artstyle.errors import ArtstyleError
 
     suffix = Path(path).suffix.lower().lstrip(".")
-    fmt = {"": "png", "jpg": "jpeg"}.get(suffix, suffix)
-    supported = fig.canvas.get_supported_filetypes()
-    if fmt not in supported and fmt != "jpeg":
+    fmt = suffix or "png"
+    if fmt not in fig.canvas.get_supported_filetypes():
         plt.close(fig)
         raise ArtstyleError(
             f"cannot write {path}: .{suffix} is not a figure format; use .png, .jpg, .pdf or .svg"

@@ -469,9 +469,8 @@ def score_stylizer(
         "n_scored_images": int(len(images)),
         "n_mismatched_pairs": n_pairs,
     }
-    # test scores join the run's metrics.json; other splits get metrics_<split>.json, so
-    # scoring the training images never replaces the held-out numbers
-    path = loaded.run.metrics_path if split == "test" else loaded.run.path / f"metrics_{split}.json"
+    # test scores join the run's metrics.json; other splits get metrics_<split>.json
+    path = loaded.run.split_metrics_path(split)
     existing = read_json(path) if path.is_file() else {}
     existing.pop("style_hit_rate_note", None)
     metrics = {**scores, **{key: value for key, value in existing.items() if key not in scores}}

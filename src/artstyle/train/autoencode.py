@@ -288,8 +288,7 @@ def evaluate_autoencoder(
         **reference_psnr(images, latent_dim=model.config.latent_dim),
     }
     metrics.update({key: value for key, value in previous.items() if key not in metrics})
-    suffix = "" if split == "test" else f"_{split}"
-    write_json(run.path / f"metrics{suffix}.json", metrics)
+    write_json(run.split_metrics_path(split), metrics)
     if split == "test":
         write_autoencoder_figures(
             run,

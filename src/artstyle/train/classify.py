@@ -735,8 +735,10 @@ def evaluate_run(
         extra["train_images_per_second"] = history[-1].get("images_per_second") if history else None
     extra["eval_images_per_second"] = round(int(totals["n"].item()) / max(seconds, 1e-9), 1)
     metrics = _metrics_from_totals(task, totals, loaded, extra)
-    suffix = "" if split == "test" else f"_{split}"
-    write_json(run.path / f"metrics{suffix}.json", metrics)
+    write_json(run.split_metrics_path(split), metrics)
+    suffix = (
+        "" if split == "test" else f"_{split}"
+    )  # figures of another split sit beside the test ones
     write_classifier_figures(
         run,
         metrics,

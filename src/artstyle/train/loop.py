@@ -1045,11 +1045,6 @@ def _fit_schedule_to_budget(
         schedule.total_steps = planned * steps_per_epoch
 
 
-def grad_scaler(fabric):
-    """fp16 mixed precision's loss scaler (``torch.amp.GradScaler``), or None for other precisions."""
-    return getattr(fabric.strategy.precision, "scaler", None)
-
-
 def _checkpoint(
     model,
     optimizer,
@@ -1060,7 +1055,6 @@ def _checkpoint(
     config: TrainConfig,
     fabric,
 ) -> dict[str, Any]:
-    scaler = grad_scaler(fabric)
     return {
         "format": CHECKPOINT_FORMAT,
         "model": model.state_dict(),
@@ -1070,7 +1064,8 @@ def _checkpoint(
         "ema": ema.state_dict() if ema is not None else None,
         # fp16's loss scale and growth count: a resume that started again from the initial
         # scale would skip steps (overflow) or train at another scale than an unbroken run
-        "scaler": scaler.state_dict() if scaler is not None else None,
+        # (the precision plugin's state: the GradScaler's under 16-mixed, empty otherwise)
+        "scaler": fabric.strategy.precision.state_dict() or None,
         "state": state.to_dict(),
         "rng": {
             "torch": torch.get_rng_state(),
@@ -1103,9 +1098,8 @@ def _restore(
         if checkpoint.get("ema") is None:
             raise ArtstyleError(f"{source} was trained without --ema; resume it without --ema")
         ema.load_state_dict(checkpoint["ema"])
-    scaler = grad_scaler(fabric)
-    if scaler is not None and checkpoint.get("scaler"):
-        scaler.load_state_dict(checkpoint["scaler"])
+    if checkpoint.get("scaler"):
+        fabric.strategy.precision.load_state_dict(checkpoint["scaler"])
     for key, value in checkpoint["state"].items():
         setattr(state, key, value)
     torch.set_rng_state(checkpoint["rng"]["torch"].cpu())

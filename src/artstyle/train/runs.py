@@ -90,6 +90,11 @@ class RunFolder:
     def metrics_path(self) -> Path:
         return self.path / METRICS_FILE
 
+    def split_metrics_path(self, split: str) -> Path:
+        """metrics.json for the test split; metrics_<split>.json for another (train, val), so
+        scoring those never replaces the held-out numbers."""
+        return self.metrics_path if split == "test" else self.path / f"metrics_{split}.json"
+
     @property
     def history_path(self) -> Path:
         return self.path / HISTORY_FILE
