@@ -308,3 +308,21 @@ def test_vectors_that_are_not_a_two_d_table_are_refused(shape):
             kind="pixels",
             source="x.npz",
         )
+
+
+def test_representation_bars_keep_every_value_label_inside_the_axes():
+    row = {"nmi": 0.05, "ari": -0.12, "homogeneity": 0.04, "completeness": 0.06, "purity": 0.3}
+    rows = [
+        {"representation": "pixels", **row, "ari_std": 0.03, "nmi_chance": 0.03},
+        {"representation": "latent", **row, "ari": 0.9, "purity": 0.98, "nmi_chance": 0.03},
+    ]
+    fig = plots.representation_bars(rows)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    box = ax.get_window_extent()
+    labels = [text for text in ax.texts if text.get_text()]
+    assert {"-0.12", "0.98"} <= {text.get_text() for text in labels}
+    for text in labels:
+        extent = text.get_window_extent()
+        assert box.y0 <= extent.y0 and extent.y1 <= box.y1, text.get_text()
+    plots.plt.close(fig)

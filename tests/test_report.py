@@ -654,13 +654,16 @@ def test_runs_without_metrics_say_so_in_their_part(tmp_path):
 def test_broken_figure_and_wrong_shapes_are_notes(tmp_path):
     run = autoencoder_run(tmp_path / "ae")
     (run / "figures" / "loss_curves.png").write_bytes(b"not a png")
+    whole = (run / "figures" / "reconstructions.png").read_bytes()
+    (run / "figures" / "reconstructions.png").write_bytes(whole[: len(whole) // 2])
     write(run / "classes.json", {"not": "a list"})
     summary = build_report([run], out=tmp_path / "r.html")
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "figure loss_curves.png is not a readable PNG or JPEG; it is left out" in page
+    assert "figure reconstructions.png is not a readable PNG or JPEG; it is left out" in page
     assert "classes.json does not hold the expected JSON list; it is ignored" in page
-    assert len(summary.notes) == 2
-    assert len(re.findall(r"<img ", page)) == 1
+    assert len(summary.notes) == 3
+    assert len(re.findall(r"<img ", page)) == 0
 
 
 def test_recognise_by_metrics_keys_and_files(tmp_path):
@@ -709,6 +712,21 @@ def test_markdown_escapes_table_pipes(tmp_path):
     write(run / "metrics.json", metrics)
     report = collect([run])
     assert "| Cu\\|bism | 0.700 |" in render_markdown(report, tmp_path / "R.md")
+
+
+def test_markdown_shows_text_from_files_as_text(tmp_path):
+    run = classifier_run(tmp_path / "run `a` <b>")
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["per_class"]["<img src=x>Cu*bi[s]m"] = metrics["per_class"].pop("Cubism")
+    write(run / "metrics.json", metrics)
+    write(run / "config.yaml", "seed: 1\nnote: '```'\n")
+    text = render_markdown(collect([run]), tmp_path / "R.md")
+    assert "<img" not in text
+    assert "| &lt;img src=x&gt;Cu\\*bi\\[s\\]m | 0.700 |" in text
+    assert "### classifier · run \\`a\\` &lt;b&gt;\n" in text  # the part title
+    assert "\n``run `a` <b>``\n" in text  # the path, as a code span
+    # the config's own ``` cannot close the block that shows it
+    assert "````yaml\nseed: 1\nnote: '```'\n````" in text
 
 
 def test_html_escapes_text_from_files(tmp_path):

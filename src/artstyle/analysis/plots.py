@@ -318,7 +318,11 @@ def representation_bars(rows: Sequence[dict[str, Any]]) -> Figure:
             )
     ax.set_xticks(x, keys)
     ax.set_ylabel("score against style labels")
-    ax.set_ylim(min(0.0, *[row["ari"] or 0.0 for row in rows]) - 0.02, 1.05)
+    # ARI can be negative: room below its bar (and error bar) for the value label
+    lowest = min(
+        [0.0] + [(row[key] or 0.0) - (row.get(f"{key}_std") or 0.0) for row in rows for key in keys]
+    )
+    ax.set_ylim(lowest - (0.1 if lowest < 0 else 0.02), 1.1)
     ax.legend(fontsize=8)
     ax.set_title(
         "Same images, same clustering: which representation groups styles? (dashed: chance NMI)",

@@ -770,24 +770,26 @@ def _figure_bytes(path: Path) -> bytes | None:
         return None
     if not (data[:8] == PNG_SIGNATURE or data[:3] == JPEG_SIGNATURE):
         return None
-    if len(data) <= MAX_FIGURE_BYTES:
-        return data
-    return _downscaled(data)
+    return _decoded(data)
 
 
-def _downscaled(data: bytes) -> bytes | None:
-    # Pillow only here, and only for oversized figures: a 20 MB grid would make the page sluggish.
+def _decoded(data: bytes) -> bytes | None:
+    """``data`` if it decodes to the end (a figure cut short by a killed run would show
+    broken), downscaled if it is oversized (a 20 MB grid would make the page sluggish)."""
     import io
 
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            if len(data) <= MAX_FIGURE_BYTES:
+                return data
             image.thumbnail((MAX_FIGURE_SIDE, MAX_FIGURE_SIDE))
             buffer = io.BytesIO()
             image.convert("RGB").save(buffer, format="PNG", optimize=True)
             return buffer.getvalue()
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
+    except (OSError, SyntaxError, UnidentifiedImageError, Image.DecompressionBombError):
         return None
 
 
@@ -1981,6 +1983,8 @@ def _environment() -> jinja2.Environment:
     env.filters["breakable"] = _breakable
     env.filters["md_cell"] = _md_cell
     env.filters["md_text"] = _md_text
+    env.filters["md_code"] = _md_code
+    env.filters["md_fence"] = _md_fence
     return env
 
 
@@ -2019,12 +2023,43 @@ def _breakable(text: Any) -> markupsafe.Markup:
     )
 
 
-def _md_cell(text: Any) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+# Text from files (style names, run names, config values) is shown as text in the
+# markdown twin: HTML in it is not rendered and markdown marks in it stay literal.
+_MD_ESCAPES = str.maketrans(
+    {
+        "\\": "\\\\",
+        "`": "\\`",
+        "*": "\\*",
+        "[": "\\[",
+        "]": "\\]",
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "\n": " ",
+    }
+)
 
 
 def _md_text(text: Any) -> str:
-    return str(text).replace("\n", " ")
+    return str(text).translate(_MD_ESCAPES)
+
+
+def _md_cell(text: Any) -> str:
+    return _md_text(text).replace("|", "\\|")
+
+
+def _md_fence(text: Any, least: int = 1) -> str:
+    """Backticks enough to open a code span (1) or block (3) around ``text``, which may hold some."""
+    longest = max((len(run) for run in re.findall(r"`+", str(text))), default=0)
+    return "`" * max(least, longest + 1)
+
+
+def _md_code(text: Any) -> str:
+    """``text`` as an inline code span, literal whatever backticks it holds."""
+    text = str(text).replace("\n", " ")
+    fence = _md_fence(text)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def build_report(
