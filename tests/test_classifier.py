@@ -650,3 +650,40 @@ def test_unreadable_training_images_are_skipped(tmp_path) -> None:
     assert main(_train_args(data, tmp_path / "run", tmp_path / "cache", "--epochs", "1")) == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["n_train"] + metrics["n_val"] == 9
+
+
+def test_comparison_markdown_keeps_its_table_whole_with_odd_style_names() -> None:
+    from artstyle.train.classify import comparison_markdown
+
+    styles = ["Pop|Art", "Art<b>&Co"]
+    summary = {
+        "data": "/d/a`b",
+        "split": "test",
+        "seed": 0,
+        "epochs": 1,
+        "max_minutes": None,
+        "size": 32,
+        "model": "resnet_tiny",
+        "rarest_styles": styles,
+        "train_counts": {"Pop|Art": 8, "Art<b>&Co": 9},
+        "rows": [
+            {
+                "strategy": "none",
+                "accuracy": 0.5,
+                "balanced_accuracy": 0.5,
+                "macro_f1": 0.5,
+                "rarest5_recall_mean": 0.5,
+                "rarest5_recall": {"Pop|Art": 0.5, "Art<b>&Co": 0.25},
+                "minutes": 0.1,
+            }
+        ],
+        "best_strategy": "none",
+        "best_beats_none": False,
+        "beating_none": [],
+    }
+    text = comparison_markdown(summary)
+    header, rule, row = (line for line in text.splitlines() if line.startswith("|"))
+    unescaped_bars = [line.replace("\\|", "").count("|") for line in (header, rule, row)]
+    assert unescaped_bars == [9, 9, 9]
+    assert "Pop\\|Art (8) | Art&lt;b&gt;&amp;Co (9)" in header
+    assert "Data ``/d/a`b``, test split" in text

@@ -257,6 +257,22 @@ def test_cluster_embeddings_writes_json_and_figures(tmp_path):
     )
 
 
+def test_clustering_again_into_a_folder_removes_the_earlier_figures(tmp_path):
+    x, y = blobs(n=60, centers=3, std=0.6)
+    vectors = table(x, y, ["A", "B", "C"])
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "notes.png").write_bytes(b"the user's own")
+    first = ClusterConfig(projections=["pca"], sweep=[2, 3], **FAST)
+    cluster_embeddings(vectors, first, out=tmp_path)
+    assert (tmp_path / "figures" / "embedding_pca.png").is_file()
+    again = ClusterConfig(projections=["tsne"], sweep=[], **FAST)
+    cluster_embeddings(vectors, again, out=tmp_path)
+    names = sorted(p.name for p in (tmp_path / "figures").iterdir())
+    assert names == ["contingency.png", "embedding_tsne.png", "notes.png"]
+    report = json.loads((tmp_path / "cluster.json").read_text())
+    assert sorted(report["figures"]) == ["figures/contingency.png", "figures/embedding_tsne.png"]
+
+
 def test_too_many_clusters_and_bad_vectors_are_refused():
     x, y = blobs(n=10)
     with pytest.raises(ArtstyleError, match="--k"):
@@ -326,3 +342,14 @@ def test_representation_bars_keep_every_value_label_inside_the_axes():
         extent = text.get_window_extent()
         assert box.y0 <= extent.y0 and extent.y1 <= box.y1, text.get_text()
     plots.plt.close(fig)
+
+
+def test_style_names_with_dollar_signs_are_drawn_as_text(tmp_path):
+    names = ["Art$_$Deco", "Pop$_x$", "Plain"]
+    fig = plots.confusion_matrix_figure(np.eye(3) * 4, names)
+    fig.canvas.draw()  # "Art$_$Deco" as TeX math raises here
+    drawn = {label.get_text() for label in fig.axes[0].get_yticklabels()}
+    assert {"Art$_$Deco (4)", "Pop$_x$ (4)"} <= drawn
+    assert not any(label.get_parse_math() for label in fig.axes[0].get_yticklabels())
+    plots.save_figure(fig, tmp_path / "cm.png")
+    assert (tmp_path / "cm.png").stat().st_size > 0

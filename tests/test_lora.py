@@ -586,3 +586,16 @@ def test_unreadable_training_image_is_reported_not_fatal(tiny_base, tmp_path):
         )
     )
     assert metrics["unreadable"] and metrics["unreadable"][0].startswith("A/artist-a_work-000.jpg")
+
+
+def test_grid_figure_draws_dollar_signs_in_prompts_as_text():
+    from artstyle.generate.lora import image_grid_figure
+
+    images = np.zeros((1, 2, 8, 8, 3))
+    figure = image_grid_figure(
+        images, row_labels=["a $5$ painting"], col_labels=["Art$_$Deco", "base"], title="$x"
+    )
+    figure.canvas.draw()  # "Art$_$Deco" as TeX math raises here
+    texts = [figure.axes[0].title, figure.axes[0].yaxis.label, figure._suptitle]
+    assert [text.get_text() for text in texts] == ["Art$ $Deco", "a $5$ painting", "$x"]
+    assert not any(text.get_parse_math() for text in texts)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote_to_bytes
 
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ from artstyle.errors import ArtstyleError
 from artstyle.report.html import (
     build_report,
     collect,
+    discover,
     fmt,
     read_run,
     recognise,
@@ -504,6 +507,21 @@ def test_history_table_best_epoch(tmp_path):
     assert page.count('<svg class="spark"') == 3
 
 
+def test_history_table_knows_the_stylizer_loss_terms_fall():
+    from artstyle.report.html import history_table
+
+    history = [
+        {"epoch": 1, "val_recon": 0.08, "val_content": 0.09, "val_content_ssim": 0.90},
+        {"epoch": 2, "val_recon": 0.04, "val_content": 0.05, "val_content_ssim": 0.95},
+        {"epoch": 3, "val_recon": 0.06, "val_content": 0.07, "val_content_ssim": 0.93},
+    ]
+    table = history_table(history)
+    best = {row[0].text: row[2].text for row in table.rows}
+    assert best["val recon"] == "0.040 (epoch 2)"
+    assert best["val content"] == "0.050 (epoch 2)"
+    assert best["val content SSIM"] == "0.950 (epoch 2)"
+
+
 def test_other_sections_values(tmp_path):
     page = render_html(collect([full_tree(tmp_path / "out")]))
     assert "Reconstructions of held-out images reach PSNR 23.5 dB and SSIM 0.78." in page
@@ -781,6 +799,11 @@ def test_cli_report(tmp_path, capsys):
     )  # the atomic write left no temporary file
     assert main(["report", str(root / "classifier"), "--out", str(tmp_path / "one.html")]) == 0
     assert "(1 run, " in capsys.readouterr().out
+    # brackets in a path are text, not console markup
+    (tmp_path / "x[").mkdir()
+    for name in ("report[draft].html", "x[/].html"):
+        assert main(["report", str(root / "classifier"), "--out", str(tmp_path / name)]) == 0
+        assert f"wrote {tmp_path / name} (1 run, " in " ".join(capsys.readouterr().out.split())
 
 
 def test_cli_missing_folder_exits_2(tmp_path, capsys):
@@ -814,6 +837,24 @@ def test_files_as_arguments(tmp_path):
         collect([tmp_path / "notes.txt"])
 
 
+def test_data_files_given_one_by_one_make_one_part(tmp_path):
+    data_folder(tmp_path / "data")
+    files = [tmp_path / "data" / name for name in ("stats.json", "audit.json")]
+    report = collect(files)
+    (section,) = report.sections
+    assert len(section.parts) == 1
+
+
+def test_runs_of_one_folder_name_are_told_apart(tmp_path):
+    classifier_run(tmp_path / "a" / "clf", balanced=0.30)
+    classifier_run(tmp_path / "b" / "clf", balanced=0.85)
+    report = collect([tmp_path / "a" / "clf", tmp_path / "b" / "clf"])
+    (section,) = [s for s in report.sections if s.title == "Classifier"]
+    assert [part.title for part in section.parts] == ["classifier · a/clf", "classifier · b/clf"]
+    assert [part.path_text for part in section.parts] == ["a/clf", "b/clf"]
+    assert section.answer.startswith("Best of 2 classifier runs (b/clf): balanced accuracy 0.85")
+
+
 def test_oversized_figure_is_downscaled(tmp_path, monkeypatch):
     import base64
     import io
@@ -836,3 +877,76 @@ def test_markdown_links_with_spaces(tmp_path):
     report = collect([run])
     text = render_markdown(report, tmp_path / "README.md")
     assert "](my%20runs/ae%201/figures/reconstructions.png)" in text
+
+
+def test_markdown_links_to_a_figure_whose_name_is_not_utf8(tmp_path):
+    run = autoencoder_run(tmp_path / "ae")
+    odd = os.fsdecode(b"caf\xe9_curve.png")
+    shutil.copy(run / "figures" / "reconstructions.png", run / "figures" / odd)
+    build_report([run], out=tmp_path / "r.html", markdown=tmp_path / "r.md")
+    text = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert "](ae/figures/caf%E9_curve.png)" in text
+    assert (tmp_path / os.fsdecode(unquote_to_bytes("ae/figures/caf%E9_curve.png"))).is_file()
+
+
+def test_a_bad_markdown_path_leaves_the_previous_page(tmp_path):
+    run = classifier_run(tmp_path / "clf")
+    page = tmp_path / "r.html"
+    page.write_text("OLD")
+    (tmp_path / "md").mkdir()
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ArtstyleError, match="--markdown .*md is a folder"):
+        build_report([run], out=page, markdown=tmp_path / "md")
+    with pytest.raises(ArtstyleError, match="afile is a file, not a folder"):
+        build_report([run], out=page, markdown=tmp_path / "afile" / "r.md")
+    with pytest.raises(ArtstyleError, match="--markdown and --out are both"):
+        build_report([run], out=page, markdown=page)
+    assert page.read_text() == "OLD"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "clf", "md", "r.html"]
+
+
+def test_a_clustering_shows_the_figures_its_cluster_json_lists(tmp_path):
+    folder = cluster_folder(tmp_path / "cluster-test")
+    png(folder / "figures" / "embedding_tsne.png", 7)  # left by an earlier clustering
+    (section,) = collect([folder]).sections
+    (part,) = section.parts
+    shown = [f.path.name for b in part.blocks if hasattr(b, "figures") for f in b.figures]
+    assert sorted(shown) == ["contingency.png", "embedding_pca.png"]
+
+
+def test_symlinked_run_folders_are_read_once(tmp_path):
+    classifier_run(tmp_path / "store" / "clf")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "latest").symlink_to(tmp_path / "store" / "clf")
+    (tmp_path / "runs" / "loop").symlink_to(tmp_path / "runs")
+    runs, _ = discover([tmp_path / "runs"])
+    assert [run.label for run in runs] == ["runs/latest"]
+    runs, _ = discover([tmp_path])
+    assert len(runs) == 1
+
+
+def test_the_style_embedding_map_is_not_called_stylized_images(tmp_path):
+    run = stylizer_run(tmp_path / "sty")
+    png(run / "figures" / "style_embeddings.png", 9)
+    (section,) = collect([run]).sections
+    captions = {
+        f.path.name: f.caption
+        for b in section.parts[0].blocks
+        if hasattr(b, "figures")
+        for f in b.figures
+    }
+    assert captions["style_grid.png"].startswith("Stylized images")
+    assert captions["style_embeddings.png"].startswith("The learned style embeddings in 2-D")
+
+
+def test_a_null_in_the_confusion_matrix_is_shown_as_unknown():
+    from artstyle.report.html import confusion_table, history_table
+
+    table = confusion_table([[3, None], [0, 5]], ["Baroque", "Cubism"])
+    assert [[cell.text for cell in row] for row in table.rows] == [
+        ["1 Baroque", "3", "—"],
+        ["2 Cubism", "", "5"],
+    ]
+    assert table.rows[0][1].heat == 1.0
+    one = history_table([{"epoch": 1, "val_loss": 0.5}])
+    assert one.caption == "history.csv: 1 epoch"

@@ -138,7 +138,8 @@ def data_stats(
     if stats["n_skipped"]:
         console.print(
             f"skipped {stats['n_skipped']} files: "
-            + ", ".join(f"{k} {v}" for k, v in stats["skipped_by_reason"].items())
+            + ", ".join(f"{k} {v}" for k, v in stats["skipped_by_reason"].items()),
+            markup=False,
         )
 
 
@@ -216,6 +217,7 @@ def data_balance(
         f"{plural(summary['n_oversampled'], 'style')} oversampled, {summary['n_undersampled']} undersampled; "
         f"{summary['n_distinct_after']} of {summary['n_before']} images used at least once",
         highlight=False,
+        markup=False,
     )
 
 
@@ -368,8 +370,12 @@ def data_cache(
                 soft_wrap=True,
             )
         if info["n_failed"] > 10:
-            console.print(f"  ... and {info['n_failed'] - 10} more (see --json)", highlight=False)
-    console.print(f"done in {seconds:.1f} s", highlight=False)
+            console.print(
+                f"  ... and {info['n_failed'] - 10} more (see --json)",
+                highlight=False,
+                markup=False,
+            )
+    console.print(f"done in {seconds:.1f} s", highlight=False, markup=False)
 
 
 @app.command("report")
@@ -404,10 +410,10 @@ def report(
         f"sections: {', '.join(summary.sections)})",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
     if summary.markdown:
-        console.print(f"wrote {summary.markdown}", highlight=False, soft_wrap=True)
-    from rich.markup import escape
+        console.print(f"wrote {summary.markdown}", highlight=False, soft_wrap=True, markup=False)
 
     for note in summary.notes:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
@@ -555,7 +561,7 @@ def evaluate_command(
         if as_json:
             _print_json(scores)
         else:
-            console.print(summary_line(scores), highlight=False, soft_wrap=True)
+            console.print(summary_line(scores), highlight=False, soft_wrap=True, markup=False)
         return
     metrics = evaluate_run(run, data=data, split=split, tta=tta, progress=not as_json)
     if as_json:
@@ -576,10 +582,11 @@ def evaluate_command(
         f"baselines: majority ({metrics['majority_baseline_style']}) {metrics['majority_baseline_accuracy']:.3f}, "
         f"chance {metrics['chance_accuracy']:.3f}",
         highlight=False,
+        markup=False,
     )
     if metrics["styles_absent_from_test"]:
         console.print(
-            f"[yellow]styles absent from {split} (not averaged):[/] {', '.join(metrics['styles_absent_from_test'])}"
+            f"[yellow]styles absent from {split} (not averaged):[/] {escape(', '.join(metrics['styles_absent_from_test']))}"
         )
     from artstyle.train.classify import leakage_warning
 
@@ -587,7 +594,7 @@ def evaluate_command(
     if warning:
         console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     written = run_folders.RunFolder(Path(run)).split_metrics_path(split)
-    console.print(f"wrote {written} and figures/", highlight=False)
+    console.print(f"wrote {written} and figures/", highlight=False, markup=False)
 
 
 @app.command("predict")
@@ -701,7 +708,9 @@ def compare_balance_command(
         )
     console.print(table)
     console.print(
-        f"wrote {Path(summary['rows'][0]['run']).parent / 'comparison.md'}", highlight=False
+        f"wrote {Path(summary['rows'][0]['run']).parent / 'comparison.md'}",
+        highlight=False,
+        markup=False,
     )
 
 
@@ -794,6 +803,7 @@ def lora_train_command(
         f"wrote {Path(run) / 'pytorch_lora_weights.safetensors'}",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
     if metrics.get("stopped"):
         console.print(f"[yellow]stopped early:[/] {metrics['stopped']}", highlight=False)
@@ -847,6 +857,7 @@ def lora_generate_command(
         f"wrote {result['path']} ({result['n']} images, prompt: {result['prompt']!r})",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
     if result["nsfw_flagged"]:
         console.print(
@@ -898,6 +909,7 @@ def lora_grid_command(
         f"wrote {result['path']} (styles: {', '.join(result['styles'])}; seed {result['seed']})",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
 
 
@@ -958,11 +970,13 @@ def _evaluate_autoencoder(run: Path, *, data: Path | None, split: str, as_json: 
         f"{metrics['baseline_downsampled_side']} px thumbnail {metrics['baseline_psnr_downsampled']:.2f} dB)",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
     written = run_folders.RunFolder(Path(run)).split_metrics_path(split)
     console.print(
         f"wrote {written}" + (" and figures/reconstructions.png" if split == "test" else ""),
         highlight=False,
+        markup=False,
     )
 
 
@@ -1012,6 +1026,7 @@ def embed_command(
         f"({table.split} split of {table.data}, {plural(len(set(table.styles)), 'style')})",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
 
 
@@ -1076,7 +1091,10 @@ def cluster_command(
         },
     )
     result = cluster_source(
-        source, settings, out=out, log=lambda text: err_console.print(text, highlight=False)
+        source,
+        settings,
+        out=out,
+        log=lambda text: err_console.print(text, highlight=False, markup=False),
     )
     report = result.report
     table = Table(
@@ -1087,11 +1105,12 @@ def cluster_command(
     for key, value in report["scores"].items():
         table.add_row(key, "n/a" if value is None else f"{value:.3f}")
     console.print(table)
-    console.print(report["verdict"], highlight=False)
+    console.print(report["verdict"], highlight=False, markup=False)
     console.print(
         f"wrote {report['out']}/cluster.json and {len(report.get('figures', []))} figures",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
 
 
@@ -1142,7 +1161,7 @@ def compare_representations_command(
         out=out,
         autoencoder=autoencoder,
         classifier=classifier,
-        log=lambda text: err_console.print(text, highlight=False),
+        log=lambda text: err_console.print(text, highlight=False, markup=False),
     )
     table = Table(
         title=f"{result['n_points']} images, {plural(result['n_styles'], 'style')}, {result['method']}"
@@ -1160,9 +1179,12 @@ def compare_representations_command(
             ],
         )
     console.print(table)
-    console.print(result["answer"], highlight=False, soft_wrap=True)
+    console.print(result["answer"], highlight=False, soft_wrap=True, markup=False)
     console.print(
-        f"wrote {out}/representations.md and representations.json", highlight=False, soft_wrap=True
+        f"wrote {out}/representations.md and representations.json",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
     )
 
 
@@ -1294,6 +1316,7 @@ def stylize_command(
             f"wrote {result['out']}: {image.name} in {', '.join(result['styles'])}",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
     elif interpolate:
         pair = [part.strip() for part in interpolate.split(",") if part.strip()]
@@ -1306,6 +1329,7 @@ def stylize_command(
             f"wrote {result['out']}: {steps} blends from {pair[0]} to {pair[1]}",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
     elif grid:
         result = stylize.stylize_grid(run, data=data, n=grid, split=split, out=out, device=device)
@@ -1313,6 +1337,7 @@ def stylize_command(
             f"wrote {result['out']}: {len(result['styles'])} x {len(result['styles'])} grid",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
     else:
         metrics = stylize.score_run(
@@ -1321,8 +1346,10 @@ def stylize_command(
         if as_json:
             _print_json(metrics)
             return
-        console.print(stylize.summary_line(metrics), highlight=False, soft_wrap=True)
-        console.print(f"wrote {Path(run) / 'metrics.json'}", highlight=False, soft_wrap=True)
+        console.print(stylize.summary_line(metrics), highlight=False, soft_wrap=True, markup=False)
+        console.print(
+            f"wrote {Path(run) / 'metrics.json'}", highlight=False, soft_wrap=True, markup=False
+        )
 
 
 # ---------------------------------------------------------------- demo
@@ -1394,10 +1421,10 @@ def _main(argv: list[str] | None) -> int:
             code = getattr(exc, "code", 0)
         return int(code or 0)
     except typer.Abort:
-        err_console.print("aborted")
+        err_console.print("aborted", markup=False)
         return 130
     except KeyboardInterrupt:
-        err_console.print("interrupted")
+        err_console.print("interrupted", markup=False)
         return 130
     except Exception as exc:  # click usage errors come through here too
         import click

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import Any
 
 from artstyle.errors import ArtstyleError
 
@@ -28,3 +30,42 @@ def resolve_style(
     if len(matches) == 1:
         return matches[0]
     raise ArtstyleError(f"style {name!r} is not one {among}; choose from: {', '.join(classes)}")
+
+
+# markdown: names from users' folders and files (styles, runs, config values) are shown as
+# text: HTML in them is not rendered and markdown marks in them stay literal
+_MD_ESCAPES = str.maketrans(
+    {
+        "\\": "\\\\",
+        "`": "\\`",
+        "*": "\\*",
+        "[": "\\[",
+        "]": "\\]",
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "\n": " ",
+    }
+)
+
+
+def md_text(text: Any) -> str:
+    return str(text).translate(_MD_ESCAPES)
+
+
+def md_cell(text: Any) -> str:
+    return md_text(text).replace("|", "\\|")
+
+
+def md_fence(text: Any, least: int = 1) -> str:
+    """Backticks enough to open a code span (1) or block (3) around ``text``, which may hold some."""
+    longest = max((len(run) for run in re.findall(r"`+", str(text))), default=0)
+    return "`" * max(least, longest + 1)
+
+
+def md_code(text: Any) -> str:
+    """``text`` as an inline code span, literal whatever backticks it holds."""
+    text = str(text).replace("\n", " ")
+    fence = md_fence(text)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

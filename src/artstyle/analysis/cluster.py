@@ -17,6 +17,7 @@ coloured by cluster.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from sklearn.preprocessing import StandardScaler
 from artstyle.config import ClusterConfig
 from artstyle.errors import ArtstyleError
 from artstyle.io import write_json, write_text
+from artstyle.text import md_cell, md_code, md_text
 
 METHODS = ("kmeans", "gmm", "agglomerative", "hdbscan")
 PROJECTIONS = ("pca", "tsne", "umap")
@@ -493,12 +495,29 @@ def _cluster_embeddings(embeddings, config, *, out, images, figures, sweep, log)
 
     if out is not None:
         out = Path(out)
+        # a figure of an earlier clustering into this folder (another projection, a sweep
+        # this run did not make) would be shown beside this one's numbers as if it were its own
+        for stale in _own_figures(out / "figures"):
+            if stale.name not in figs:
+                stale.unlink()
         report["figures"] = []
         for name, fig in figs.items():
             plots.save_figure(fig, out / "figures" / name)
             report["figures"].append(f"figures/{name}")
         write_json(out / "cluster.json", report)
     return ClusterResult(labels=labels, reduced=reduced, report=report, figures=figs)
+
+
+def _own_figures(folder: Path) -> list[Path]:
+    """The figures :func:`cluster_embeddings` writes, as they lie in ``folder``."""
+    fixed = ("contingency.png", "k_sweep.png", "cluster_images.png")
+    if not folder.is_dir():
+        return []
+    return [
+        path
+        for path in folder.iterdir()
+        if path.is_file() and (path.name in fixed or re.fullmatch(r"embedding_\w+\.png", path.name))
+    ]
 
 
 def _strip_label(row: dict[str, Any]) -> str:
@@ -685,7 +704,7 @@ def representations_markdown(result: dict[str, Any]) -> str:
         "",
         result["answer"],
         "",
-        f"Data: `{result['data']}` ({result['split']} split), {result['n_points']} images of {result['n_styles']} styles. "
+        f"Data: {md_code(result['data'])} ({result['split']} split), {result['n_points']} images of {result['n_styles']} styles. "
         f"Same images and pipeline for every row: StandardScaler -> "
         f"PCA({' / '.join(map(str, result['pca_components']))}) -> {_method_text(result)}; "
         f"mean ± std over seeds {', '.join(map(str, result['seeds']))}. "
@@ -696,12 +715,14 @@ def representations_markdown(result: dict[str, Any]) -> str:
     ]
     for row in result["rows"]:
         lines.append(
-            f"| {row['representation']} | {row['dim']} | {cell(row, 'nmi')} | {cell(row, 'ari')} | "
+            f"| {md_cell(row['representation'])} | {row['dim']} | {cell(row, 'nmi')} | {cell(row, 'ari')} | "
             f"{cell(row, 'homogeneity')} | {cell(row, 'completeness')} | {cell(row, 'purity')} | "
             f"{cell(row, 'silhouette')} | {cell(row, 'nmi_chance')} |"
         )
     lines += ["", "Sources:"]
-    lines += [f"- {row['representation']}: `{row['source']}`" for row in result["rows"]]
+    lines += [
+        f"- {md_text(row['representation'])}: {md_code(row['source'])}" for row in result["rows"]
+    ]
     lines += [
         "",
         "Figures per representation: `<representation>/figures/` (2-D views, contingency, k sweep).",

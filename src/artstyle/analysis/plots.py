@@ -16,6 +16,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display needed, safe in worker processes
+# Labels are style names and prompts from users' folders: "$" in them is text, not TeX math
+# (a name like "Art$_$Deco" would fail to draw, "Pop$_x$" would be drawn as "Popₓ").
+matplotlib.rcParams["text.parse_math"] = False
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402

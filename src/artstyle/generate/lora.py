@@ -1087,11 +1087,11 @@ def image_grid_figure(
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(col_labels[c].replace("_", " "), fontsize=9)
+                ax.set_title(col_labels[c].replace("_", " "), fontsize=9, parse_math=False)
             if c == 0:
-                ax.set_ylabel(row_labels[r], fontsize=9)
+                ax.set_ylabel(row_labels[r], fontsize=9, parse_math=False)
     if title:
-        figure.suptitle(title, fontsize=10)
+        figure.suptitle(title, fontsize=10, parse_math=False)
     return figure
 
 

@@ -38,8 +38,8 @@ import markupsafe
 import yaml
 
 from artstyle.errors import ArtstyleError
-from artstyle.io import write_bytes
-from artstyle.text import plural
+from artstyle.io import atomic_path, write_bytes
+from artstyle.text import md_cell, md_code, md_fence, md_text, plural
 
 # Files that make a folder a run (or a result folder the report reads).
 METRICS = "metrics.json"
@@ -211,6 +211,7 @@ class Part:
     answer: str = ""
     blocks: list[Any] = field(default_factory=list)
     kind: str = ""
+    run_path: Path | None = None  # the run folder shown (None for data parts)
 
     def add(self, block: Any) -> None:
         """Append ``block``; None (a figure or table the run does not have) adds nothing."""
@@ -290,6 +291,10 @@ class Run:
         found = [p for p in self.figures if p not in self.claimed and regex.search(p.stem)]
         self.claimed.update(found)
         return found
+
+    def claim_paths(self, paths: Iterable[Path]) -> None:
+        """Claim ``paths`` without showing them."""
+        self.claimed.update(paths)
 
     def unclaimed(self) -> list[Path]:
         return [p for p in self.figures if p not in self.claimed]
@@ -464,7 +469,9 @@ def discover(paths: Sequence[str | os.PathLike]) -> tuple[list[Run], list[DataFi
         if root.is_file():
             match = DATA_FILE.match(root.name)
             if match:
-                data_files.setdefault(base, DataFile(base, name, match.group(1)))
+                # labelled with its folder: files of one folder given one by one make one part
+                label = f"{base.parent.name}/{name}" if base.parent.name else name
+                data_files.setdefault(base, DataFile(base, label, match.group(1)))
             elif root.name in RUN_MARKERS:
                 run_dirs.setdefault(base.parent, base.parent.name)
             else:
@@ -472,11 +479,17 @@ def discover(paths: Sequence[str | os.PathLike]) -> tuple[list[Run], list[DataFi
                     f"{root} is not a file the report reads; pass a run folder (or stats/audit/balance JSON)"
                 )
             continue
-        for dirpath, dirnames, filenames in os.walk(base):
+        # symlinked run folders (runs/latest -> ...) are followed, each real folder once
+        visited = {base}
+        for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
             here = Path(dirpath)
-            dirnames[:] = sorted(
-                d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS
-            )
+            keep = []
+            for d in sorted(dirnames):
+                real = (here / d).resolve()
+                if not d.startswith(".") and d not in SKIP_DIRS and real not in visited:
+                    visited.add(real)
+                    keep.append(d)
+            dirnames[:] = keep
             label = "/".join((name, *here.relative_to(base).parts))
             if RUN_MARKERS.intersection(filenames):
                 run_dirs.setdefault(here, label)
@@ -487,9 +500,29 @@ def discover(paths: Sequence[str | os.PathLike]) -> tuple[list[Run], list[DataFi
                         here / file_name,
                         DataFile(here / file_name, f"{label}/{file_name}", match.group(1)),
                     )
+    run_dirs = _unique_labels(run_dirs)
+    files = _unique_labels({path: data_file.label for path, data_file in data_files.items()})
+    for path, data_file in data_files.items():
+        data_file.label = files[path]
     runs = [read_run(path, label) for path, label in sorted(run_dirs.items(), key=lambda kv: kv[1])]
     _nest(runs)
     return runs, sorted(data_files.values(), key=lambda d: d.label)
+
+
+def _unique_labels(labels: dict[Path, str]) -> dict[Path, str]:
+    """Labels that tell paths apart: ``a/clf`` and ``b/clf`` where both were called ``clf``."""
+    by_label: dict[str, list[Path]] = {}
+    for path, label in labels.items():
+        by_label.setdefault(label, []).append(path)
+    unique = dict(labels)
+    for paths in by_label.values():
+        if len(paths) > 1:
+            common = Path(os.path.commonpath(paths))
+            if common in paths:  # one is inside another: keep the outer one's name
+                common = common.parent
+            for path in paths:
+                unique[path] = path.relative_to(common).as_posix()
+    return unique
 
 
 def _nest(runs: list[Run]) -> None:
@@ -816,7 +849,8 @@ def spark_points(values: Sequence[float | None], width: int = 120, height: int =
     )
 
 
-LOWER_IS_BETTER = re.compile(r"loss|mse|error|mae|perplexity")
+# the stylizer logs its loss terms by name: recon (L1), gram, critic (cross-entropy), content (1 - SSIM)
+LOWER_IS_BETTER = re.compile(r"loss|mse|error|mae|perplexity|_(recon|gram|critic|content)$")
 NO_BEST = re.compile(r"^(epoch|step|lr|learning_rate)$|seconds|time|per_second|images_s")
 
 
@@ -855,9 +889,11 @@ def history_table(history: list[dict[str, Any]]) -> Table | None:
         )
     if not rows:
         return None
-    unit = {"epoch": "epochs", "step": "logged steps"}.get(x_key or "", "rows")
+    unit = {"epoch": "epoch", "step": "logged step"}.get(x_key or "", "row")
     return Table(
-        ["", "first", "best", "last", "curve"], rows, caption=f"history.csv: {len(history)} {unit}"
+        ["", "first", "best", "last", "curve"],
+        rows,
+        caption=f"history.csv: {plural(len(history), unit)}",
     )
 
 
@@ -871,6 +907,8 @@ class Builder:
         self.notes: list[str] = []
         # ids in use: two parts whose names slug alike ("clf v1.0", "clf-v1-0") get -2, -3, ...
         self._anchors: set[str] = {"dataset", *(anchor for anchor, _, _ in SECTIONS)}
+        # folder names of more than one run: such parts are titled by their longer label
+        self.shared_names: set[str] = set()
 
     def _anchor(self, base: str) -> str:
         anchor, n = base, 1
@@ -1111,12 +1149,13 @@ class Builder:
     # ---- runs
 
     def run_parts(self, run: Run, kind: str) -> Part:
-        title = f"{KIND_TITLES.get(kind, kind)} · {run.path.name}"
+        name = run.label if run.path.name in self.shared_names else run.path.name
         part = Part(
             anchor=self._anchor(f"{slug(kind)}-{slug(run.label)}"),
-            title=title,
+            title=f"{KIND_TITLES.get(kind, kind)} · {name}",
             path_text=run.label,
             kind=kind,
+            run_path=run.path,
         )
         render = getattr(self, f"_{kind}", self._unknown)
         try:
@@ -1500,6 +1539,13 @@ class Builder:
         if sentence:
             part.answer = f"{sentence.rstrip('.')} ({setting})."
         part.add(cards)
+        listed = cluster.get("figures")
+        if run.kinds == ["clustering"] and isinstance(listed, list):
+            # figures an earlier clustering into this folder left behind are not this one's
+            shown = {str(name) for name in listed}
+            run.claim_paths(
+                p for p in run.figures if p.relative_to(run.path).as_posix() not in shown
+            )
         for pattern, caption in (
             (
                 r"embedding|style|tsne|pca|umap|projection|scatter",
@@ -1612,12 +1658,23 @@ class Builder:
                 if key in metrics:
                     cards.append(Card(label_of(key), fmt(metrics[key], key), "reconstruction"))
             part.blocks.append(Cards(cards))
+        maps = run.claim(r"style_embedding")
         figures = figure_block(
             run.claim(r"grid|styl|transfer|mismatch"),
             lambda p: f"Stylized images ({caption_from_name(p).lower()})",
             run.problems,
         )
         part.add(figures)
+        part.add(
+            figure_block(
+                maps,
+                lambda p: (
+                    "The learned style embeddings in 2-D (PCA): styles the generator "
+                    "treats alike lie close together"
+                ),
+                run.problems,
+            )
+        )
         part.blocks.extend(self._curves(run))
         if metrics is not None:
             other = self._other_numbers(
@@ -1793,8 +1850,9 @@ def confusion_table(matrix: list[list[Any]], classes: list[str]) -> Table | None
         total = sum(v for v in row if isinstance(v, (int, float))) or 0
         cells = [Cell(f"{i + 1} {style}")]
         for value in row:
-            share = value / total if total else 0.0
-            cells.append(Cell(fmt(value) if value else "", numeric=True, heat=share))
+            number = value if isinstance(value, (int, float)) else None  # null: unknown, shown so
+            share = number / total if total and number is not None else 0.0
+            cells.append(Cell(fmt(value) if value != 0 else "", numeric=True, heat=share))
         rows.append(cells)
     return Table(
         ["true \\ predicted", *[str(i + 1) for i in range(len(classes))]],
@@ -1862,6 +1920,8 @@ def collect(paths: Sequence[str | os.PathLike], *, title: str | None = None) -> 
         sections.append(Section("dataset", "Dataset", answer=_first_answer(parts), parts=parts))
 
     top_level = [run for run in runs if run.parent is None]
+    names = [run.path.name for run in top_level]
+    builder.shared_names = {name for name in names if names.count(name) > 1}
     first_part: dict[int, Part] = {}
     section_parts: dict[str, list[Part]] = {anchor: [] for anchor, _, _ in SECTIONS}
     for run in top_level:
@@ -1950,7 +2010,7 @@ def _section_answer(anchor: str, parts: list[Part], runs: list[Run]) -> str:
             (
                 p.answer
                 for p in parts
-                if p.kind == "classifier" and p.path_text == best.label and p.answer
+                if p.kind == "classifier" and p.run_path == best.path and p.answer
             ),
             "",
         )
@@ -1981,10 +2041,10 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["breakable"] = _breakable
-    env.filters["md_cell"] = _md_cell
-    env.filters["md_text"] = _md_text
-    env.filters["md_code"] = _md_code
-    env.filters["md_fence"] = _md_fence
+    env.filters["md_cell"] = md_cell
+    env.filters["md_text"] = md_text
+    env.filters["md_code"] = md_code
+    env.filters["md_fence"] = md_fence
     return env
 
 
@@ -2013,7 +2073,8 @@ def _relative_url(path: Path, folder: Path) -> str:
         relative = os.path.relpath(path.resolve(), folder)
     except ValueError:  # another drive on Windows
         relative = str(path.resolve())
-    return quote(Path(relative).as_posix())
+    # the file name's own bytes, percent-encoded: a name that is not UTF-8 still resolves
+    return quote(os.fsencode(Path(relative).as_posix()))
 
 
 def _breakable(text: Any) -> markupsafe.Markup:
@@ -2021,45 +2082,6 @@ def _breakable(text: Any) -> markupsafe.Markup:
     return markupsafe.Markup("_<wbr>").join(
         markupsafe.escape(part) for part in str(text).split("_")
     )
-
-
-# Text from files (style names, run names, config values) is shown as text in the
-# markdown twin: HTML in it is not rendered and markdown marks in it stay literal.
-_MD_ESCAPES = str.maketrans(
-    {
-        "\\": "\\\\",
-        "`": "\\`",
-        "*": "\\*",
-        "[": "\\[",
-        "]": "\\]",
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        "\n": " ",
-    }
-)
-
-
-def _md_text(text: Any) -> str:
-    return str(text).translate(_MD_ESCAPES)
-
-
-def _md_cell(text: Any) -> str:
-    return _md_text(text).replace("|", "\\|")
-
-
-def _md_fence(text: Any, least: int = 1) -> str:
-    """Backticks enough to open a code span (1) or block (3) around ``text``, which may hold some."""
-    longest = max((len(run) for run in re.findall(r"`+", str(text))), default=0)
-    return "`" * max(least, longest + 1)
-
-
-def _md_code(text: Any) -> str:
-    """``text`` as an inline code span, literal whatever backticks it holds."""
-    text = str(text).replace("\n", " ")
-    fence = _md_fence(text)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def build_report(
@@ -2078,15 +2100,28 @@ def build_report(
         raise ArtstyleError(f"--out {out} must end in .html")
     if out.is_dir():
         raise ArtstyleError(f"--out {out} is a folder; give a file name ending in .html")
+    markdown_path = None if markdown is None else Path(markdown).expanduser()
+    if markdown_path is not None:
+        if markdown_path.is_dir():
+            raise ArtstyleError(
+                f"--markdown {markdown_path} is a folder; give a file name ending in .md"
+            )
+        if markdown_path.resolve() == out.resolve():
+            raise ArtstyleError(
+                f"--markdown and --out are both {out}; give the markdown twin its own name (.md)"
+            )
     report = collect(paths, title=title)
     # a file name need not be UTF-8 (Python holds such bytes as lone surrogates): "?" here
     page = render_html(report).encode("utf-8", errors="replace")
-    write_bytes(out, page)
-    markdown_path = None
-    if markdown is not None:
-        markdown_path = Path(markdown).expanduser()
-        text = render_markdown(report, markdown_path)
-        write_bytes(markdown_path, text.encode("utf-8", errors="replace"))
+    if markdown_path is None:
+        write_bytes(out, page)
+    else:
+        text = render_markdown(report, markdown_path).encode("utf-8", errors="replace")
+        # both written before either is renamed into place: a markdown path that cannot be
+        # written leaves the previous page as it was
+        with atomic_path(out) as page_tmp, atomic_path(markdown_path) as text_tmp:
+            page_tmp.write_bytes(page)
+            text_tmp.write_bytes(text)
     return ReportSummary(
         out=out,
         markdown=markdown_path,

@@ -398,7 +398,7 @@ def write_autoencoder_figures(
             plots.reconstruction_grid(
                 originals,
                 recon,
-                title=f"held-out images (top) and reconstructions (bottom), PSNR {shown_psnr:.1f} dB",
+                title=f"held-out images (top) and reconstructions (bottom); PSNR of these {len(rows)}: {shown_psnr:.1f} dB",
             ),
             run.figure_path("reconstructions.png"),
         )

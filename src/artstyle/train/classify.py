@@ -38,6 +38,7 @@ from artstyle.analysis import metrics as metrics_lib
 from artstyle.config import ClassifierConfig, CompareBalanceConfig, TrainConfig
 from artstyle.errors import ArtstyleError
 from artstyle.io import write_json, write_text
+from artstyle.text import md_cell, md_code
 from artstyle.train import runs
 from artstyle.train.loop import (
     StepOutput,
@@ -957,13 +958,13 @@ def comparison_markdown(summary: dict[str, Any]) -> str:
     lines = [
         "# Imbalance strategies compared",
         "",
-        f"Data `{summary['data']}`, {summary['split']} split; every model: seed {summary['seed']}, "
+        f"Data {md_code(summary['data'])}, {summary['split']} split; every model: seed {summary['seed']}, "
         f"{summary['epochs']} epochs"
         + (f", at most {summary['max_minutes']:g} min" if summary["max_minutes"] else "")
         + f", {summary['size']} px, `{summary['model']}`.",
         "",
         "| strategy | accuracy | balanced accuracy | macro-F1 | recall, rarest 5 (mean) | "
-        + " | ".join(f"{style} ({summary['train_counts'][style]})" for style in rarest)
+        + " | ".join(f"{md_cell(style)} ({summary['train_counts'][style]})" for style in rarest)
         + " | minutes |",
         "|---|---:|---:|---:|---:|" + "---:|" * len(rarest) + "---:|",
     ]
