@@ -249,6 +249,11 @@ def test_cli_trains_an_autoencoder_run_folder(tiny_data, tmp_path, capsys):
     assert refreshed["psnr"] == pytest.approx(metrics["psnr"], abs=1e-4)
     assert refreshed["ssim"] == pytest.approx(metrics["ssim"], abs=1e-4)
     assert "PSNR" in capsys.readouterr().out
+    (run / "metrics.json").write_text("[1, 2]")  # valid JSON, but not metrics
+    assert main(["evaluate", str(run), "--data", str(tiny_data)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "metrics.json does not hold a JSON object of metrics; delete or restore it" in err
+    assert (run / "metrics.json").read_text() == "[1, 2]"
 
 
 def test_cli_refuses_an_existing_run_and_a_size_the_model_cannot_take(tiny_data, tmp_path, capsys):

@@ -172,6 +172,25 @@ def test_evaluate_reproduces_the_training_metrics(trained, capsys) -> None:
     assert json.loads(capsys.readouterr().out)["n_test"] == 3
 
 
+def test_evaluate_and_predict_follow_the_runs_tta_setting(trained, tmp_path, capsys) -> None:
+    from artstyle.train.classify import predict
+
+    _, shared, _ = trained
+    run = shutil.copytree(shared, tmp_path / "clf [best]")  # brackets are text, not markup
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace("tta: false", "tta: true"))
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 0
+    assert "clf [best] on test (flip TTA)" in " ".join(capsys.readouterr().out.split())
+    assert json.loads((run / "metrics.json").read_text())["tta"] is True
+    assert main(["evaluate", str(run), "--no-tta", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tta"] is False
+    image = next((shared.parent / "data" / "test" / "Cubism").iterdir())
+    as_trained = predict(run, [image], top_k=3)
+    assert as_trained == predict(run, [image], top_k=3, tta=True)
+    assert as_trained != predict(run, [image], top_k=3, tta=False)
+
+
 def test_evaluate_scores_the_train_split_as_it_is(tiny_data, tmp_path, capsys) -> None:
     # trained with mixup and augmentation: the train split is still scored without either,
     # so two evaluations agree exactly and the confusion matrix counts real labels
@@ -254,6 +273,10 @@ def test_predict_table_names_each_file_below_the_folder_they_share(
     )
     assert f"Baroque/{name}" in first_cells and "Rococo/short.jpg" in first_cells
     assert str(tmp_path) not in first_cells
+    # --top-k above the number of styles: one column per style the run knows, no empty ones
+    assert main(["predict", str(run), str(tmp_path / "deep"), "--top-k", "30"]) == 0
+    header = next(line for line in capsys.readouterr().out.splitlines() if "#1" in line)
+    assert header.split() == ["┃", "image", "┃", "#1", "┃", "#2", "┃", "#3", "┃"]
 
 
 def test_interrupt_then_resume_matches_an_uninterrupted_run(

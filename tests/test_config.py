@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from artstyle.cli import parse_overrides
-from artstyle.config import TrainConfig, config_to_yaml, load_config
+from artstyle.config import ClassifierConfig, TrainConfig, config_to_yaml, load_config
 from artstyle.errors import ArtstyleError
 
 
@@ -83,3 +83,24 @@ def test_effective_lr_follows_the_global_batch() -> None:
     ae = AutoencoderConfig()
     assert effective_lr(ae) == pytest.approx(ae.lr)
     assert effective_lr(AutoencoderConfig(batch_size=ae.batch_size * 4)) == pytest.approx(2 * ae.lr)
+
+
+def test_a_runs_own_config_yaml_is_a_config_file_for_its_task(tmp_path):
+    from artstyle.train import runs
+
+    run = runs.create_run(tmp_path / "run")
+    runs.write_config(run, ClassifierConfig(seed=7, epochs=5), task="classifier")
+    again = load_config(
+        ClassifierConfig, run.config_path, {"out": tmp_path / "again"}, task="classifier"
+    )
+    assert (again.seed, again.epochs, again.out) == (7, 5, tmp_path / "again")
+    with pytest.raises(ArtstyleError, match="config of a classifier run, not of a stylizer run"):
+        load_config(ClassifierConfig, run.config_path, task="stylizer")
+
+
+def test_unknown_keys_are_named_with_the_allowed_ones_listed_once(tmp_path):
+    with pytest.raises(ArtstyleError) as info:
+        load_config(ClassifierConfig, overrides={"epocs": 3, "sed": 1})
+    message = str(info.value)
+    assert "unknown keys 'epocs', 'sed' (allowed: " in message
+    assert message.count("allowed:") == 1

@@ -271,6 +271,16 @@ def test_cluster_and_embed_refuse_bad_input(tiny_data, tmp_path, capsys):
         == 2
     )
     assert "not a run folder" in capsys.readouterr().err
+    # a run of another kind is named before any data is read
+    sty = tmp_path / "sty"
+    sty.mkdir()
+    (sty / "config.yaml").write_text(f"task: stylizer\ndata: {tmp_path / 'gone'}\n")
+    (sty / "model.json").write_text(
+        '{"architecture": "stylizer_tiny", "kind": "stylizer", "args": {}}'
+    )
+    assert main(["embed", str(sty), "--out", str(tmp_path / "s.npz")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{sty} is a stylizer run; embed an autoencoder or classifier run" in err
 
 
 def test_compare_representations_command(ae_run, tiny_data, tmp_path, capsys):

@@ -175,6 +175,26 @@ def test_mismatched_weights_are_refused(tmp_path: Path) -> None:
         runs.load_model(run)
 
 
+def test_a_model_and_classes_json_of_different_runs_are_refused(tmp_path: Path) -> None:
+    run = runs.create_run(tmp_path / "run")
+    runs.save_model(run, _tiny_model(3))
+    runs.write_classes(run, ["Baroque", "Cubism"])
+    with pytest.raises(ArtstyleError, match=r"model of 3 styles but .*classes.json names 2"):
+        runs.load_model(run)
+    runs.write_classes(run, ["Baroque", "Cubism", "Rococo"])
+    runs.load_model(run)
+
+
+def test_weights_holding_nan_are_refused(tmp_path: Path) -> None:
+    run = runs.create_run(tmp_path / "run")
+    model = _tiny_model(3)
+    with torch.no_grad():
+        model.head.weight[0, 0] = float("nan")
+    runs.save_model(run, model)
+    with pytest.raises(ArtstyleError, match=r"holds NaN or infinite weights \(head.weight\)"):
+        runs.load_model(run)
+
+
 def test_existing_run_is_refused_without_resume(tmp_path: Path) -> None:
     run = runs.create_run(tmp_path / "run")
     runs.write_config(run, ClassifierConfig(seed=7), task="classifier")
@@ -380,3 +400,11 @@ def test_schedules() -> None:
         and cosine(5) == pytest.approx(0.5)
         and cosine(10) == pytest.approx(0.0)
     )
+
+
+def test_json_printed_by_commands_is_strict_json(capsys) -> None:
+    from artstyle.cli import _print_json
+
+    _print_json({"loss": float("nan"), "scores": [1.0, float("inf")], "n": np.int64(3)})
+    printed = json.loads(capsys.readouterr().out, parse_constant=pytest.fail)
+    assert printed == {"loss": None, "scores": [1.0, None], "n": 3}

@@ -11,7 +11,6 @@ one line on stderr and exit code 2; anything else is an internal error
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -88,9 +87,9 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
 
 
 def _print_json(obj: Any) -> None:
-    from artstyle.io import _json_default
+    from artstyle.io import json_text
 
-    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    sys.stdout.write(json_text(obj) + "\n")
 
 
 # ---------------------------------------------------------------- data
@@ -475,6 +474,7 @@ def _train_or_resume(
     model: type,
     train: Callable[[Any], Any],
     resume_run: Callable[..., Any],
+    task: str,
 ) -> tuple[Any, Path]:
     """Start a run from defaults < ``config_file`` < options, or continue ``resume`` with its own config.
 
@@ -487,7 +487,7 @@ def _train_or_resume(
         if config_file is not None:
             raise ArtstyleError("--resume continues a run with its own config.yaml; drop --config")
         return resume_run(resume, overrides=overrides), resume
-    settings = load_config(model, config_file, overrides)
+    settings = load_config(model, config_file, overrides, task=task)
     return train(settings), settings.out
 
 
@@ -526,7 +526,14 @@ def train_classifier_command(
         "seed": seed,
     }
     _train_or_resume(
-        ctx, typed, config, resume, ClassifierConfig, train_classifier, resume_classifier
+        ctx,
+        typed,
+        config,
+        resume,
+        ClassifierConfig,
+        train_classifier,
+        resume_classifier,
+        task="classifier",
     )
 
 
@@ -536,8 +543,12 @@ def evaluate_command(
     data: DataOpt = None,
     split: Annotated[str, typer.Option("--split", help="test | val | train")] = "test",
     tta: Annotated[
-        bool, typer.Option("--tta", help="Average over each image and its mirror.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--tta/--no-tta",
+            help="Average over each image and its mirror (default: as the run was trained).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a classifier run: metrics.json, confusion matrix and per-style table.
@@ -567,7 +578,7 @@ def evaluate_command(
     if as_json:
         _print_json(metrics)
         return
-    table = Table(title=f"{run} on {split}" + (" (flip TTA)" if tta else ""))
+    table = Table(title=escape(f"{run} on {split}" + (" (flip TTA)" if metrics["tta"] else "")))
     for column in ("style", "precision", "recall", "f1", "support"):
         table.add_column(column, justify="left" if column == "style" else "right")
     for style, row in metrics["per_class"].items():
@@ -605,8 +616,12 @@ def predict_command(
     ],
     top_k: Annotated[int, typer.Option("--top-k", help="How many styles to list per image.")] = 3,
     tta: Annotated[
-        bool, typer.Option("--tta", help="Average over each image and its mirror.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--tta/--no-tta",
+            help="Average over each image and its mirror (default: as the run was trained).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Most likely styles of images, with probabilities.
@@ -624,7 +639,9 @@ def predict_command(
     table = Table(title=escape(f"images in {folder}") if folder else None)
     # folded onto more lines, never cut short with "…": the ends name the file and the style
     table.add_column("image", overflow="fold", ratio=3)
-    for rank in range(1, top_k + 1):
+    # as many columns as styles were ranked: --top-k above the number of styles lists them all
+    ranked = max((len(result.get("predictions", [])) for result in results), default=0)
+    for rank in range(1, ranked + 1):
         table.add_column(f"#{rank}", overflow="fold", ratio=2)
     for result, name in zip(results, names, strict=True):
         if "error" in result:
@@ -791,7 +808,9 @@ def lora_train_command(
         "devices": devices,
         "seed": seed,
     }
-    metrics, run = _train_or_resume(ctx, typed, config, resume, LoraConfig, train_lora, resume_lora)
+    metrics, run = _train_or_resume(
+        ctx, typed, config, resume, LoraConfig, train_lora, resume_lora, task="lora"
+    )
     import torch.distributed
 
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
@@ -951,7 +970,14 @@ def train_autoencoder_command(
         "seed": seed,
     }
     _train_or_resume(
-        ctx, typed, config, resume, AutoencoderConfig, train_autoencoder, resume_autoencoder
+        ctx,
+        typed,
+        config,
+        resume,
+        AutoencoderConfig,
+        train_autoencoder,
+        resume_autoencoder,
+        task="autoencoder",
     )
 
 
@@ -1237,7 +1263,9 @@ def train_stylizer_command(
         "devices": devices,
         "seed": seed,
     }
-    _train_or_resume(ctx, typed, config, resume, StylizerConfig, train_stylizer, resume_stylizer)
+    _train_or_resume(
+        ctx, typed, config, resume, StylizerConfig, train_stylizer, resume_stylizer, task="stylizer"
+    )
 
 
 @app.command("stylize")

@@ -119,10 +119,16 @@ def effective_lr(config: TrainConfig, world_size: int = 1) -> float:
 
 
 def load_config(
-    model: type[T], file: str | os.PathLike | None = None, overrides: dict[str, Any] | None = None
+    model: type[T],
+    file: str | os.PathLike | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    task: str | None = None,
 ) -> T:
     """Build ``model`` from its defaults, then ``file`` (TOML or YAML), then ``overrides``.
 
+    ``file`` may be a run's own config.yaml (train again with its settings): its
+    ``version`` header is dropped, and its ``task`` header must be ``task``.
     Raises ArtstyleError that names every offending key and what it accepts.
     """
     values: dict[str, Any] = {}
@@ -130,6 +136,14 @@ def load_config(
     if file is not None:
         values.update(read_config_file(file))
         source = str(file)
+        values.pop("version", None)
+        if task is not None and "task" in values:
+            found = values.pop("task")
+            if found != task:
+                raise ArtstyleError(
+                    f"config file {file} is the config of a {found} run, not of a {task} run; "
+                    f"use it with `artstyle train {found}`"
+                )
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = value
@@ -146,13 +160,18 @@ def validate_config(model: type[T], values: dict[str, Any], source: str = "the c
 
 def explain_validation(model: type[BaseModel], exc: ValidationError, source: str) -> str:
     problems = []
+    unknown = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(config)"
         if error["type"] == "extra_forbidden":
-            allowed = ", ".join(sorted(model.model_fields))
-            problems.append(f"unknown key '{key}' (allowed: {allowed})")
+            unknown.append(f"'{key}'")
         else:
             problems.append(f"key '{key}': {error['msg']} (got {error.get('input')!r})")
+    if unknown:  # the allowed keys listed once, however many are unknown
+        allowed = ", ".join(sorted(model.model_fields))
+        problems.append(
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} (allowed: {allowed})"
+        )
     return f"bad configuration from {source}: " + "; ".join(problems)
 
 

@@ -91,13 +91,17 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """``obj`` as indented JSON (atomic). NaN and infinities become null: JSON has no such
-    numbers, and strict readers (JavaScript's JSON.parse, jq) refuse the file otherwise."""
-    text = json.dumps(
+def json_text(obj: Any) -> str:
+    """``obj`` as indented JSON. NaN and infinities become null: JSON has no such numbers,
+    and strict readers (JavaScript's JSON.parse, jq) refuse the text otherwise."""
+    return json.dumps(
         _finite_only(obj), indent=2, sort_keys=False, default=_json_default, allow_nan=False
     )
-    write_text(path, text + "\n")
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """``obj`` as indented JSON (atomic), as :func:`json_text` writes it."""
+    write_text(path, json_text(obj) + "\n")
 
 
 def _finite_only(obj: Any) -> Any:

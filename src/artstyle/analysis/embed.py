@@ -342,6 +342,12 @@ def embed_run(
     run = runs.open_run(run_path)
     header = runs.read_config_header(run)
     spec = runs.read_model_spec(run)
+    task = header.get("task") or spec.get("kind")
+    if task not in (None, "autoencoder", "classifier"):
+        raise ArtstyleError(
+            f"{run.path} is a {task} run; embed an autoencoder or classifier run "
+            "(or 'pixels' for the raw-pixel baseline)"
+        )
     data = data if data is not None else header.get("data")
     if data is None:
         raise ArtstyleError(f"{run.path} does not record its data folder; pass --data DATA")

@@ -677,11 +677,13 @@ def evaluate_run(
     *,
     data: str | os.PathLike | None = None,
     split: str = "test",
-    tta: bool = False,
+    tta: bool | None = None,
     batch_size: int | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Evaluate a classifier run on a split; writes metrics.json (test) or metrics_<split>.json, and figures.
+
+    ``tta`` None: mirror averaging as the run was trained (its ``tta`` setting).
 
     artstyle evaluate runs/clf --split test --tta
     """
@@ -725,7 +727,11 @@ def evaluate_run(
         "devices",
         "precision",
     )
-    extra = {"split": split, "tta": tta, **{key: previous[key] for key in keep if key in previous}}
+    extra = {
+        "split": split,
+        "tta": task.tta,
+        **{key: previous[key] for key in keep if key in previous},
+    }
     if split == "test":
         if data is None and "n_test_in_train" in previous:  # the data it was trained and tested on
             extra.update({key: previous[key] for key in ("n_test_in_train", "test_in_train")})
@@ -799,12 +805,13 @@ def predict(
     paths: Sequence[str | os.PathLike],
     *,
     top_k: int = 3,
-    tta: bool = False,
+    tta: bool | None = None,
     batch_size: int | None = None,
 ) -> list[dict[str, Any]]:
     """Top-k styles for each image (any size or format; decoded and resized as in training).
 
-    Unreadable images get an ``error`` entry instead of predictions.
+    Unreadable images get an ``error`` entry instead of predictions. ``tta`` None: mirror
+    averaging as the run was trained (its ``tta`` setting).
 
         artstyle predict runs/clf painting.jpg more_paintings/ --top-k 3 --json
     """
@@ -815,6 +822,7 @@ def predict(
         raise ArtstyleError(f"--top-k must be at least 1, got {top_k}")
     run = runs.open_run(run_path)
     config = runs.read_config(run, ClassifierConfig, task=TASK)
+    tta = config.tta if tta is None else tta
     classes = runs.read_classes(run)
     files = expand_image_paths(paths)
     fabric = make_fabric(config.model_copy(update={"devices": 1, "num_nodes": 1}))

@@ -367,6 +367,21 @@ def read_weights(run: RunFolder) -> dict[str, Any]:
         ) from exc
 
 
+def _check_outputs_match_classes(run: RunFolder, spec: dict[str, Any]) -> None:
+    """A model of N styles with a classes.json of M != N names would label its outputs with
+    the wrong styles (or fail deep inside a command): files of two runs mixed in one folder."""
+    outputs = spec["args"].get("num_classes", spec["args"].get("n_styles"))
+    if not isinstance(outputs, int) or not run.classes_path.is_file():
+        return
+    classes = read_classes(run)
+    if len(classes) != outputs:
+        raise ArtstyleError(
+            f"{run.model_json_path} is a model of {outputs} styles but {run.classes_path} names "
+            f"{len(classes)}; the folder mixes files of different runs: restore model.json, "
+            "model.safetensors and classes.json from one run"
+        )
+
+
 def load_model(run: RunFolder, *, device: Any = "cpu"):
     """The run's model rebuilt from model.json with the weights of model.safetensors, for inference.
 
@@ -382,6 +397,7 @@ def load_model(run: RunFolder, *, device: Any = "cpu"):
     spec = read_model_spec(run)
     if not run.weights_path.is_file():
         raise ArtstyleError(f"{run.weights_path} not found; the run has not saved weights yet")
+    _check_outputs_match_classes(run, spec)
     # The shapes are compared on a model built on the meta device (no memory), so a model.json
     # asking for a huge network is refused before anything is allocated.
     with torch.device("meta"):
@@ -398,7 +414,19 @@ def load_model(run: RunFolder, *, device: Any = "cpu"):
         check_only=True,
     )
     model = build_from_spec(spec)
-    load_state(model, read_weights(run), source=run.weights_path)
+    state = read_weights(run)
+    broken = [
+        key
+        for key, tensor in state.items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+    if broken:
+        raise ArtstyleError(
+            f"{run.weights_path} holds NaN or infinite weights ({broken[0]}"
+            + (f" and {len(broken) - 1} more" if len(broken) > 1 else "")
+            + "); the file is damaged: restore it or retrain the run"
+        )
+    load_state(model, state, source=run.weights_path)
     fold_batchnorm(model)
     # channels_last as in training: faster convolutions on CPU and GPU, whatever the input's layout
     return model.to(device, memory_format=torch.channels_last).eval()
@@ -452,7 +480,12 @@ def write_metrics(run: RunFolder, metrics: dict[str, Any]) -> None:
 
 
 def read_metrics(run: RunFolder) -> dict[str, Any]:
-    return read_json(run.metrics_path)
+    metrics = read_json(run.metrics_path)
+    if not isinstance(metrics, dict):
+        raise ArtstyleError(
+            f"{run.metrics_path} does not hold a JSON object of metrics; delete or restore it"
+        )
+    return metrics
 
 
 def write_history(run: RunFolder, rows: Sequence[dict[str, Any]]) -> None:
