@@ -323,6 +323,29 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(
     assert resumed.metrics_path.is_file()
 
 
+def test_a_resumed_session_stopped_early_leaves_no_numbers_of_the_session_before(
+    tiny_data, tmp_path, monkeypatch
+) -> None:
+    run = tmp_path / "run"
+    args = _train_args(tiny_data, run, tmp_path / "cache", "--epochs", "3")
+    monkeypatch.setattr(loop.StopRequests, "local_code", _interrupt_at_poll(4))
+    assert main(args) == 130
+    (run / "metrics.json").write_text('{"balanced_accuracy": 0.99}')  # an earlier session's
+    monkeypatch.setattr(loop.StopRequests, "local_code", _interrupt_at_poll(2))
+    assert main(["train", "classifier", "--resume", str(run), "--progress", "false"]) == 130
+    assert not (run / "metrics.json").exists()
+
+
+def _interrupt_at_poll(n: int):
+    polls = {"n": 0}
+
+    def local_code(self) -> int:
+        polls["n"] += 1
+        return loop.StopRequests.INTERRUPT if polls["n"] == n else loop.StopRequests.NONE
+
+    return local_code
+
+
 def test_resume_keeps_the_fp16_loss_scale(tiny_data, tmp_path, monkeypatch) -> None:
     # fp16 mixed precision as on a GPU without bf16; Fabric's CPU path has no fp16, so the
     # same precision plugin is given a CPU GradScaler that doubles its scale every step
@@ -705,8 +728,61 @@ def test_comparison_markdown_keeps_its_table_whole_with_odd_style_names() -> Non
         "beating_none": [],
     }
     text = comparison_markdown(summary)
+    assert "Best on balanced accuracy: `none`; no strategy beat" in text
     header, rule, row = (line for line in text.splitlines() if line.startswith("|"))
     unescaped_bars = [line.replace("\\|", "").count("|") for line in (header, rule, row)]
     assert unescaped_bars == [9, 9, 9]
     assert "Pop\\|Art (8) | Art&lt;b&gt;&amp;Co (9)" in header
     assert "Data ``/d/a`b``, test split" in text
+
+
+def test_compare_balance_continues_a_comparison_stopped_midway(tmp_path, monkeypatch, capsys):
+    data = make_dataset(
+        tmp_path / "data",
+        {
+            "train": {"Baroque": 10, "Cubism": 4, "Rococo": 3},
+            "test": {"Baroque": 2, "Cubism": 2, "Rococo": 2},
+        },
+    )
+    out, cache = tmp_path / "cmp", tmp_path / "cache"
+    # what a comparison stopped by Ctrl-C in its second strategy leaves
+    assert main(_train_args(data, out / "none", cache, "--balance", "none", "--epochs", "2")) == 0
+    weights_before = (out / "none" / "model.safetensors").read_bytes()
+    monkeypatch.setattr(loop.StopRequests, "local_code", _interrupt_at_poll(2))
+    interrupted = _train_args(data, out / "weights", cache, "--balance", "weights", "--epochs", "2")
+    assert main(interrupted) == 130
+    monkeypatch.undo()
+    capsys.readouterr()
+    args = ["compare-balance", "--data", str(data), "--out", str(out), "--cache-dir", str(cache)]
+    args += ["--strategies", "none,weights", "--epochs", "2", *FAST]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "--balance none (reused)" in err and "--balance weights (resumed)" in err
+    assert (out / "none" / "model.safetensors").read_bytes() == weights_before
+    summary = json.loads((out / "comparison.json").read_text())
+    assert [row["strategy"] for row in summary["rows"]] == ["none", "weights"]
+    resumed = json.loads((out / "weights" / "metrics.json").read_text())
+    assert summary["rows"][1]["balanced_accuracy"] == resumed["balanced_accuracy"]
+    assert resumed["epochs_run"] == 2
+    # a strategy folder of other settings is named, not mixed in
+    other = tmp_path / "other"
+    again = _train_args(data, other / "none", cache, "--balance", "none", "--epochs", "2")
+    assert main([*again, "--seed", "5"]) == 0
+    args[args.index(str(out))] = str(other)
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{other / 'none'} holds a run with other settings (seed: 5 there, 0 here)" in err
+
+
+def test_compare_balance_calls_a_tie_with_none_a_tie(tiny_data, tmp_path) -> None:
+    # a learning rate too small to move the weights: every strategy scores the same
+    args = ["compare-balance", "--data", str(tiny_data), "--out", str(tmp_path / "cmp")]
+    args += ["--cache-dir", str(tmp_path / "cache"), "--strategies", "weights,none"]
+    assert main([*args, "--epochs", "1", "--lr", "1e-12", *FAST]) == 0
+    summary = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    scores = {row["strategy"]: row["balanced_accuracy"] for row in summary["rows"]}
+    assert scores["weights"] == scores["none"]
+    assert summary["best_strategy"] == "none" and summary["beating_none"] == []
+    markdown = (tmp_path / "cmp" / "comparison.md").read_text()
+    assert "no strategy beat training on the data as it is" in markdown
+    assert "which beats" not in markdown

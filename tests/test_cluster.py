@@ -300,6 +300,13 @@ def test_compare_representations_names_the_best_one(tmp_path):
     assert "| classifier | 10 |" in markdown
     assert result["answer"] in markdown
     assert json.loads((tmp_path / "representations.json").read_text())["best"] == "classifier"
+    assert result["answer"].endswith("seed-to-seed spread of NMI at most " + result["answer"][-6:])
+    one = compare_representations(
+        [bad, good], config.model_copy(update={"n_seeds": 1}), out=tmp_path / "one"
+    )
+    assert one["answer"].endswith(
+        "one seed only, so no seed-to-seed spread was measured (--n-seeds 3)."
+    )
     assert (tmp_path / "figures" / "representations.png").is_file()
     assert (tmp_path / "pixels" / "cluster.json").is_file()
 

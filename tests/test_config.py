@@ -94,7 +94,9 @@ def test_a_runs_own_config_yaml_is_a_config_file_for_its_task(tmp_path):
         ClassifierConfig, run.config_path, {"out": tmp_path / "again"}, task="classifier"
     )
     assert (again.seed, again.epochs, again.out) == (7, 5, tmp_path / "again")
-    with pytest.raises(ArtstyleError, match="config of a classifier run, not of a stylizer run"):
+    with pytest.raises(
+        ArtstyleError, match="belongs to a run of task 'classifier', not 'stylizer'"
+    ):
         load_config(ClassifierConfig, run.config_path, task="stylizer")
 
 

@@ -92,3 +92,91 @@ def test_demo_refuses_to_reuse_steps_made_with_other_settings(tmp_path, monkeypa
     marker.write_text("{not json", encoding="utf-8")
     with pytest.raises(ArtstyleError, match="not valid JSON.*--redo"):
         run_demo(out, quick=True, plan=TINY)
+
+
+def _fake_steps(monkeypatch, calls: list[str], *, stop_in: str | None = None) -> None:
+    """Every demo step replaced by one that writes its done file (and a run folder first);
+    ``stop_in`` is interrupted after its run folder exists, as by Ctrl-C."""
+    import artstyle.demo as demo
+
+    def fake(name: str, where: int, file: str):
+        def step(*args):
+            calls.append(name)
+            done = args[where] / file
+            done.parent.mkdir(parents=True, exist_ok=True)
+            (done.parent / "config.yaml").write_text("task: x\n")
+            if name == stop_in:
+                raise KeyboardInterrupt
+            done.write_text("{}")
+
+        return step
+
+    monkeypatch.setattr(demo, "_synth", fake("synth", 0, "synthetic.json"))
+    monkeypatch.setattr(demo, "_data_reports", fake("reports", 1, "balance.json"))
+    monkeypatch.setattr(demo, "_cache", lambda data, plan: calls.append("cache"))
+    monkeypatch.setattr(demo, "_classifier", fake("classifier", 1, "metrics.json"))
+    monkeypatch.setattr(demo, "_balance", fake("balance", 1, "comparison.json"))
+    monkeypatch.setattr(demo, "_autoencoder", fake("autoencoder", 1, "metrics.json"))
+    monkeypatch.setattr(
+        demo,
+        "_representations",
+        fake("representations", 1, "representations/representations.json"),
+    )
+    monkeypatch.setattr(demo, "_stylizer", fake("stylizer", 1, "stylizer/metrics.json"))
+    monkeypatch.setattr(demo, "_lora", fake("lora", 2, "metrics.json"))
+    monkeypatch.setattr(demo, "_report", lambda out, report: calls.append("report"))
+    monkeypatch.setattr(demo, "headline", lambda runs: [])
+
+
+def test_a_step_stopped_midway_runs_again_and_finished_ones_are_reused(tmp_path, monkeypatch):
+    out = tmp_path / "demo-out"
+    calls: list[str] = []
+    _fake_steps(monkeypatch, calls, stop_in="autoencoder")
+    with pytest.raises(KeyboardInterrupt):
+        run_demo(out, plan=TINY, say=lambda line: None)
+    assert (out / "runs" / "autoencoder" / "config.yaml").is_file()  # left unfinished
+    calls.clear()
+    _fake_steps(monkeypatch, calls)
+    said: list[str] = []
+    run_demo(out, plan=TINY, say=said.append)
+    assert calls == ["cache", "autoencoder", "representations", "stylizer", "report"]
+    assert f"[again] autoencoder: removing {out / 'runs' / 'autoencoder'}" in "\n".join(said)
+    # a done file written before its step returned does not make the step done
+    calls.clear()
+    _fake_steps(monkeypatch, calls, stop_in="stylizer")
+    (out / "runs" / "stylizer").mkdir(exist_ok=True)
+    (out / "runs" / "stylizer" / "metrics.json").write_text("{}")
+    marker = json.loads((out / "demo.json").read_text())
+    del marker["steps_done"]["stylizer"]
+    (out / "demo.json").write_text(json.dumps(marker))
+    _fake_steps(monkeypatch, calls)
+    run_demo(out, plan=TINY, say=lambda line: None)
+    assert calls == ["cache", "stylizer", "report"]
+
+
+def test_a_lora_step_of_another_base_model_runs_again(tmp_path, monkeypatch):
+    out = tmp_path / "demo-out"
+    calls: list[str] = []
+    _fake_steps(monkeypatch, calls)
+    run_demo(out, plan=TINY, say=lambda line: None, base_model=tmp_path / "sd-a")
+    assert calls.count("lora") == 1
+    run_demo(out, plan=TINY, say=lambda line: None, base_model=tmp_path / "sd-a")
+    assert calls.count("lora") == 1  # reused
+    run_demo(out, plan=TINY, say=lambda line: None, base_model=tmp_path / "sd-b")
+    assert calls.count("lora") == 2
+    run_demo(out, plan=TINY, say=lambda line: None, base_model=tmp_path / "sd-a")
+    assert calls.count("lora") == 3  # the run in runs/lora is sd-b's now
+
+
+def test_a_demo_folder_from_before_steps_were_recorded_is_reused(tmp_path, monkeypatch):
+    out = tmp_path / "demo-out"
+    calls: list[str] = []
+    _fake_steps(monkeypatch, calls)
+    run_demo(out, plan=TINY, say=lambda line: None)
+    marker = json.loads((out / "demo.json").read_text())
+    del marker["steps_done"]
+    (out / "demo.json").write_text(json.dumps(marker))
+    calls.clear()
+    run_demo(out, plan=TINY, say=lambda line: None)
+    assert calls == ["cache", "report"]
+    assert "classifier" in json.loads((out / "demo.json").read_text())["steps_done"]

@@ -280,7 +280,7 @@ def test_cluster_and_embed_refuse_bad_input(tiny_data, tmp_path, capsys):
     )
     assert main(["embed", str(sty), "--out", str(tmp_path / "s.npz")]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert f"{sty} is a stylizer run; embed an autoencoder or classifier run" in err
+    assert f"{sty} is a run of task 'stylizer'; embed an autoencoder or classifier run" in err
 
 
 def test_compare_representations_command(ae_run, tiny_data, tmp_path, capsys):

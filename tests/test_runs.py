@@ -204,7 +204,7 @@ def test_existing_run_is_refused_without_resume(tmp_path: Path) -> None:
     header = runs.read_config_header(run)
     assert header["task"] == "classifier" and header["seed"] == 7 and "version" in header
     assert runs.read_config(run, ClassifierConfig, task="classifier").seed == 7
-    with pytest.raises(ArtstyleError, match="is a classifier run, not a autoencoder run"):
+    with pytest.raises(ArtstyleError, match="is a run of task 'classifier', not 'autoencoder'"):
         runs.read_config(run, ClassifierConfig, task="autoencoder")
     # a folder with files but no config.yaml is fine (e.g. one made by hand for the run)
     (tmp_path / "other").mkdir()

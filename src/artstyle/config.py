@@ -141,7 +141,7 @@ def load_config(
             found = values.pop("task")
             if found != task:
                 raise ArtstyleError(
-                    f"config file {file} is the config of a {found} run, not of a {task} run; "
+                    f"config file {file} belongs to a run of task {found!r}, not {task!r}; "
                     f"use it with `artstyle train {found}`"
                 )
     for key, value in (overrides or {}).items():

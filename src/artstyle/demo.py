@@ -22,8 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from artstyle.config import absolute_path
 from artstyle.errors import ArtstyleError
 from artstyle.io import read_json, write_json
+
+STEPS_DONE = "steps_done"  # demo.json: the steps that ran to their end, and what for
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ def _require_same_settings(marker: Path, settings: dict[str, Any]) -> None:
         raise ArtstyleError(f"{error}, or pass --redo to start the demo over") from None
     # compare through JSON, as the marker holds it (tuples come back as lists)
     current = json.loads(json.dumps(settings))
+    if isinstance(earlier, dict):
+        earlier = {key: value for key, value in earlier.items() if key != STEPS_DONE}
     if earlier == current:
         return
 
@@ -133,12 +138,17 @@ def run_demo(
     if out.exists() and any(out.iterdir()) and not marker.is_file():
         raise ArtstyleError(f"{out} is not empty and holds no earlier demo; pass another --out")
     settings = {"quick": quick, "seed": seed, "plan": plan.__dict__}
+    finished: dict[str, str] = {}  # step name -> what it was run for, once it ran to its end
+    legacy = False  # a marker from before steps were recorded: a step's done file is enough
     if marker.is_file() and not redo:
         _require_same_settings(marker, settings)
+        recorded = read_json(marker).get(STEPS_DONE)
+        legacy = not isinstance(recorded, dict)
+        finished = {} if legacy else {str(k): str(v) for k, v in recorded.items()}
     if redo and out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(marker, settings)
+    write_json(marker, {**settings, STEPS_DONE: finished})
     os.environ.setdefault("ARTSTYLE_CACHE", str(out / "cache"))
 
     data = out / "data" / "synthetic"
@@ -146,20 +156,42 @@ def run_demo(
     summary: dict[str, Any] = {"out": str(out), "quick": quick, "steps": {}}
     started = time.perf_counter()
 
-    def step(name: str, done: Path | None, action: Callable[[], Any]) -> Any:
-        if done is not None and done.exists():
+    def step(
+        name: str,
+        done: Path | None,
+        action: Callable[[], Any],
+        owns: Path | None = None,
+        key: str | None = None,
+    ) -> Any:
+        """Run ``action``, or reuse what it made when it ran to its end before.
+
+        A step counts as done only once ``action`` has returned for the same ``key`` (what
+        it was run for, recorded in demo.json): a run folder an interrupted or failed
+        attempt, or one for another key, left (``owns``) is removed and the step runs again.
+        """
+        key = key or name
+        if done is not None and done.exists() and (legacy or finished.get(name) == key):
             say(f"[reuse] {name}: {done}")
             summary["steps"][name] = {"reused": True}
+            if finished.get(name) != key:
+                finished[name] = key
+                write_json(marker, {**settings, STEPS_DONE: finished})
             return None
+        finished.pop(name, None)
+        if owns is not None and owns.exists():
+            say(f"[again] {name}: removing {owns}, left unfinished by an earlier attempt")
+            shutil.rmtree(owns)
         say(f"[step]  {name} ...")
         t0 = time.perf_counter()
         result = action()
         seconds = time.perf_counter() - t0
         summary["steps"][name] = {"seconds": round(seconds, 1)}
+        finished[name] = key
+        write_json(marker, {**settings, STEPS_DONE: finished})
         say(f"[done]  {name} in {seconds:.0f} s")
         return result
 
-    step("synthetic data", data / "synthetic.json", lambda: _synth(data, plan, seed))
+    step("synthetic data", data / "synthetic.json", lambda: _synth(data, plan, seed), data)
     step(
         "stats, audit and balance plan",
         out / "data" / "balance.json",
@@ -170,25 +202,45 @@ def run_demo(
         "classifier",
         runs / "classifier" / "metrics.json",
         lambda: _classifier(data, runs / "classifier", plan, seed),
+        runs / "classifier",
     )
     step(
         "balance comparison",
         runs / "balance" / "comparison.json",
         lambda: _balance(data, runs / "balance", plan, seed),
+        runs / "balance",
     )
     step(
         "autoencoder",
         runs / "autoencoder" / "metrics.json",
         lambda: _autoencoder(data, runs / "autoencoder", plan, seed),
+        runs / "autoencoder",
     )
     step(
         "representations and clustering",
         runs / "representations" / "representations.json",
         lambda: _representations(data, runs, plan, seed),
+        runs / "representations",
     )
-    step("stylizer", runs / "stylizer" / "metrics.json", lambda: _stylizer(data, runs, plan, seed))
+    step(
+        "stylizer",
+        runs / "stylizer" / "metrics.json",
+        lambda: _stylizer(data, runs, plan, seed),
+        runs / "stylizer",
+    )
     if base_model is not None:
-        step("LoRA", runs / "lora" / "metrics.json", lambda: _lora(base_model, data, runs / "lora"))
+        import torch
+
+        # the run is this base model's, at this machine's budget (a GPU trains far longer)
+        base = absolute_path(base_model)
+        where = "gpu" if torch.cuda.is_available() else "cpu"
+        step(
+            "LoRA",
+            runs / "lora" / "metrics.json",
+            lambda: _lora(base_model, data, runs / "lora"),
+            runs / "lora",
+            key=f"LoRA from {base} on {where}",
+        )
     else:
         say(
             "[skip]  LoRA: no base model folder given (make demo BASE_MODEL=/path/to/stable-diffusion)"
@@ -391,10 +443,13 @@ def headline(runs: Path) -> list[str]:
     comparison = runs / "balance" / "comparison.json"
     if comparison.is_file():
         result = read_json(comparison)
-        verdict = "beats" if result.get("best_beats_none") else "does not beat"
-        lines.append(
-            f"balance comparison: best strategy {result.get('best_strategy')}, which {verdict} 'none' on balanced accuracy"
-        )
+        if result.get("best_beats_none"):
+            verdict = f"best strategy {result.get('best_strategy')}, which beats 'none'"
+        elif result.get("best_beats_none") is None:
+            verdict = f"best strategy {result.get('best_strategy')} ('none' was not run)"
+        else:
+            verdict = "no strategy beats 'none'"
+        lines.append(f"balance comparison: {verdict} on balanced accuracy")
     ae = metrics("autoencoder")
     if ae:
         lines.append(

@@ -658,8 +658,11 @@ def compare_representations(
             f"{best['nmi'] - row['nmi']:+.3f} over {_pretty(row['representation'])} ({row['nmi']:.3f})"
             for row in others
         )
-    noise = max(row["nmi_std"] or 0.0 for row in rows)
-    sentence += f"; seed-to-seed spread of NMI at most {noise:.3f}."
+    if config.n_seeds > 1:
+        noise = max(row["nmi_std"] or 0.0 for row in rows)
+        sentence += f"; seed-to-seed spread of NMI at most {noise:.3f}."
+    else:  # a spread of one value is 0: it says nothing about how much the scores move
+        sentence += "; one seed only, so no seed-to-seed spread was measured (--n-seeds 3)."
     result = {
         "data": tables[0].data,
         "split": tables[0].split,

@@ -345,7 +345,7 @@ def embed_run(
     task = header.get("task") or spec.get("kind")
     if task not in (None, "autoencoder", "classifier"):
         raise ArtstyleError(
-            f"{run.path} is a {task} run; embed an autoencoder or classifier run "
+            f"{run.path} is a run of task {task!r}; embed an autoencoder or classifier run "
             "(or 'pixels' for the raw-pixel baseline)"
         )
     data = data if data is not None else header.get("data")

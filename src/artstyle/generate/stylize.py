@@ -62,7 +62,7 @@ def load_stylizer(path: str | os.PathLike, *, device: Any = "cpu") -> LoadedStyl
     task = runs.run_task(run)
     if task not in (None, "stylizer"):
         raise ArtstyleError(
-            f"{run.path} is a {task} run, not a stylizer run (artstyle train stylizer)"
+            f"{run.path} is a run of task {task!r}, not a stylizer run (artstyle train stylizer)"
         )
     config = runs.read_config(run, StylizerConfig, task="stylizer")
     model = runs.load_model(run, device=resolve_device(device))

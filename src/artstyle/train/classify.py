@@ -887,20 +887,42 @@ def compare_balance(config: CompareBalanceConfig, *, quiet: bool = False) -> dic
         raise ArtstyleError(
             f"{out} already holds a comparison (comparison.json); choose another --out"
         )
-    for strategy in strategies:
-        runs.check_new_run(out / strategy)
-    data = load_classifier_data(config, progress=config.progress and not quiet)
     base = config.model_dump(exclude={"strategies"})
+    plan = {
+        strategy: ClassifierConfig(**{**base, "balance": strategy, "out": out / strategy})
+        for strategy in strategies
+    }
+    # a comparison stopped midway (Ctrl-C, a failed strategy) continues: finished
+    # strategies are reused and an unfinished one resumed, when their settings are these
+    earlier = {strategy: _earlier_strategy_run(run_config) for strategy, run_config in plan.items()}
+    data = load_classifier_data(config, progress=config.progress and not quiet)
     rows = []
     train_counts = {style: int(n) for style, n in zip(data.classes, data.train_counts, strict=True)}
-    for strategy in strategies:
-        run_config = ClassifierConfig(**{**base, "balance": strategy, "out": out / strategy})
+    for strategy, run_config in plan.items():
+        folder = RunFolder(out / strategy)
         if not quiet:
             from rich.console import Console
 
-            Console(stderr=True).print(f"[bold]--balance {strategy}[/]")
+            how = {"new": "", "finished": " (reused)", "unfinished": " (resumed)"}[
+                earlier[strategy]
+            ]
+            Console(stderr=True).print(f"[bold]--balance {strategy}[/]{how}")
         started = time.perf_counter()
-        metrics = train_classifier(run_config, data=data, quiet=quiet)
+        if earlier[strategy] == "finished":
+            metrics = runs.read_metrics(folder)
+        elif earlier[strategy] == "unfinished":
+            runs.check_classes(
+                runs.read_classes(folder), data.classes, run_path=folder.path, data_path=config.data
+            )
+            metrics = _train(
+                run_config,
+                runs.create_run(folder.path, resume=True),
+                data,
+                resume=True,
+                quiet=quiet,
+            )
+        else:
+            metrics = train_classifier(run_config, data=data, quiet=quiet)
         assert metrics is not None  # one process: always rank 0
         rarest = metrics_lib.rarest_recalls(metrics, train_counts, n=5)
         rare_values = [v for v in rarest.values() if v is not None]
@@ -913,11 +935,17 @@ def compare_balance(config: CompareBalanceConfig, *, quiet: bool = False) -> dic
                 "rarest5_recall_mean": float(np.mean(rare_values)) if rare_values else None,
                 "rarest5_recall": rarest,
                 "best_epoch": metrics.get("best_epoch"),
-                "minutes": round((time.perf_counter() - started) / 60, 2),
+                "minutes": round(
+                    (metrics.get("training_seconds") or 0.0) / 60
+                    if earlier[strategy] == "finished"
+                    else (time.perf_counter() - started) / 60,
+                    2,
+                ),
                 "run": str(out / strategy),
             }
         )
-    best = max(rows, key=lambda row: row["balanced_accuracy"])
+    # on a tie `none` is best: a strategy has to beat the data as it is to be worth its cost
+    best = max(rows, key=lambda row: (row["balanced_accuracy"], row["strategy"] == "none"))
     none_row = next((row for row in rows if row["strategy"] == "none"), None)
     summary = {
         "data": str(config.data),
@@ -960,6 +988,35 @@ def compare_balance(config: CompareBalanceConfig, *, quiet: bool = False) -> dic
     return summary
 
 
+# keys that do not change what a run learns: a strategy run may differ in them and be reused
+_NOT_LEARNED = frozenset({"progress", "workers", "cache_dir", "eval_batch_size", "out"})
+
+
+def _earlier_strategy_run(config: ClassifierConfig) -> str:
+    """ "new", "finished" or "unfinished": what ``config.out`` holds of a run with these
+    settings; a run with other settings is refused, naming the first key that differs."""
+    from artstyle.config import absolute_path
+
+    folder = RunFolder(Path(config.out).expanduser())
+    if folder.path.exists() and not folder.path.is_dir():
+        raise ArtstyleError(f"{folder.path} is a file; remove it or choose another --out")
+    if not folder.config_path.is_file():
+        return "new"
+    before = runs.read_config(folder, ClassifierConfig, task=TASK)
+
+    def value(conf: ClassifierConfig, key: str) -> Any:
+        item = getattr(conf, key)
+        return absolute_path(item) if isinstance(item, Path) else item
+
+    for key in ClassifierConfig.model_fields:
+        if key not in _NOT_LEARNED and value(before, key) != value(config, key):
+            raise ArtstyleError(
+                f"{folder.path} holds a run with other settings ({key}: {value(before, key)} "
+                f"there, {value(config, key)} here); delete it or choose another --out"
+            )
+    return "finished" if folder.metrics_path.is_file() else "unfinished"
+
+
 def comparison_markdown(summary: dict[str, Any]) -> str:
     rows = summary["rows"]
     rarest = summary["rarest_styles"]
@@ -994,7 +1051,7 @@ def comparison_markdown(summary: dict[str, Any]) -> str:
         verdict = (
             f"Best on balanced accuracy: `{best}` (`none` was not run, so no comparison with it)."
         )
-    elif best == "none":
+    elif best == "none" or not summary["best_beats_none"]:
         verdict = (
             "Best on balanced accuracy: `none`; no strategy beat training on the data as it is."
         )

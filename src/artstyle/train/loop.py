@@ -730,6 +730,10 @@ def fit(
         if run.weights_path.is_file():
             best_state = runs.read_weights(run)
             runs.load_state(raw_model, best_state, source=run.weights_path, check_only=True)
+        if is_zero:
+            # the numbers of the session before describe weights this one goes on to replace:
+            # a resumed session stopped early must not leave them beside its new weights
+            run.metrics_path.unlink(missing_ok=True)
         if is_zero and not quiet:
             Progress(False).print(
                 f"resuming {run.path} at epoch {state.epoch + 1}, batch {state.batch_in_epoch}, step {state.step}"

@@ -218,7 +218,7 @@ def read_config(run: RunFolder, model: type[BaseModel], *, task: str | None = No
     version = values.pop("version", None)
     found_task = values.pop("task", None)
     if task is not None and found_task not in (None, task):
-        raise ArtstyleError(f"{run.path} is a {found_task} run, not a {task} run")
+        raise ArtstyleError(f"{run.path} is a run of task {found_task!r}, not {task!r}")
     del version  # recorded for people; configs of other versions load while their keys validate
     return validate_config(model, values, str(run.config_path))
 

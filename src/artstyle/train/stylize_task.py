@@ -143,7 +143,7 @@ def load_classifier_run(path: str | os.PathLike, *, role: str) -> FrozenClassifi
     kind = spec.get("kind")
     if kind not in (None, "classifier"):
         raise ArtstyleError(
-            f"--{role} {run.path} is a {kind} run; pass a classifier run (artstyle train classifier)"
+            f"--{role} {run.path} is a run of task {kind!r}; pass a classifier run (artstyle train classifier)"
         )
     model = runs.load_model(run)
     if not hasattr(model, "forward_features"):
