@@ -483,6 +483,41 @@ def test_score_cli_writes_metrics_and_refuses_the_critic_as_judge(trained, capsy
     assert "critic" in capsys.readouterr().err
 
 
+def test_a_stylizer_blind_to_the_style_asked_for_scores_no_better_than_shuffled_targets(
+    trained, tmp_path
+):
+    from safetensors.torch import load_file, save_file
+
+    from artstyle.generate.stylize import score_stylizer
+
+    data, _, _, judge, run = trained
+    blind = shutil.copytree(run, tmp_path / "blind")
+    weights = load_file(blind / "model.safetensors")
+    table = weights["styles.weight"]
+    weights["styles.weight"] = table[:1].repeat(table.shape[0], 1).contiguous()
+    save_file(weights, blind / "model.safetensors")
+    scores = score_stylizer(blind, judge, data=data, n_images=6, device="cpu")
+    # every target gets the same output: the hit rate is what shuffling the targets gives,
+    # which can sit above 1/K (a judge that reads the output as any other style hits once)
+    assert scores["style_hit_rate"] == pytest.approx(scores["shuffled_target_hit_rate"])
+    assert scores["shuffled_target_hit_rate"] <= 1 / (3 - 1)
+    trained_scores = json.loads((run / "metrics.json").read_text())
+    assert 0.0 <= trained_scores["shuffled_target_hit_rate"] <= 0.5
+
+
+def test_a_judge_of_other_styles_is_refused_before_training(trained, tmp_path, capsys):
+    data, cache, critic, _, _ = trained
+    judge = _classifier_run(tmp_path / "judge", seed=2)
+    (judge / "classes.json").write_text(json.dumps(["Cubism", "Fauvism", "Rococo"]))
+    run = tmp_path / "sty"
+    args = ["train", "stylizer", "--data", str(data), "--out", str(run), "--cache-dir", str(cache)]
+    assert main([*args, "--critic", str(critic), "--judge", str(judge), *STY]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"--judge {judge} was trained on 3 styles, the stylizer's data has 3" in err
+    assert "it lacks Baroque, Pointillism, Ukiyo_e; it has Cubism, Fauvism, Rococo besides" in err
+    assert not (run / "history.csv").exists() and not (run / "model.safetensors").exists()
+
+
 def test_bad_stylize_input_is_one_clear_line(trained, tmp_path, capsys):
     data, _, _, _, run = trained
     image = tmp_path / "photo.png"
@@ -510,6 +545,33 @@ def test_bad_stylize_input_is_one_clear_line(trained, tmp_path, capsys):
         assert main([*args, "--device", device]) == 2
         err = capsys.readouterr().err
         assert says in err and "Traceback" not in err
+    # the source image is never the output; a folder as --out gets the default name inside it
+    before = image.read_bytes()
+    for mode in (["--styles", "Baroque"], ["--interpolate", "Baroque,Pointillism"]):
+        assert main(["stylize", str(run), "--image", str(image), *mode, "--out", str(image)]) == 2
+        assert "is the --image file itself" in " ".join(capsys.readouterr().err.split())
+    assert image.read_bytes() == before
+    args = ["stylize", str(run), "--image", str(image), "--styles", "Baroque"]
+    assert main([*args, "--out", f"{tmp_path / 'figs'}/"]) == 0
+    assert (tmp_path / "figs" / "stylized.png").is_file()
+    steps = ["--interpolate", "Baroque,Pointillism", "--steps", "1000"]
+    assert main(["stylize", str(run), "--image", str(image), *steps]) == 2
+    assert "--steps must be 2 (both ends) to 32" in capsys.readouterr().err
+
+
+def test_a_grid_drawn_later_keeps_the_runs_own_grid_and_scores_say_where_they_went(
+    trained, tmp_path, capsys
+):
+    data, _, _, judge, shared = trained
+    run = shutil.copytree(shared, tmp_path / "sty")
+    own = (run / "figures" / "style_grid.png").read_bytes()
+    assert main(["stylize", str(run), "--grid", "2", "--split", "train", "--data", str(data)]) == 0
+    assert (run / "figures" / "style_grid.png").read_bytes() == own
+    assert (run / "figures" / "style_grid_train_2.png").is_file()
+    capsys.readouterr()
+    args = ["stylize", str(run), "--score", "--judge", str(judge), "--data", str(data)]
+    assert main([*args, "--split", "train", "--n-images", "3"]) == 0
+    assert f"wrote {run / 'metrics_train.json'}" in " ".join(capsys.readouterr().out.split())
 
 
 def test_style_names_as_people_type_them():

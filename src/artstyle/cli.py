@@ -1375,8 +1375,13 @@ def stylize_command(
             _print_json(metrics)
             return
         console.print(stylize.summary_line(metrics), highlight=False, soft_wrap=True, markup=False)
+        from artstyle.train.runs import open_run
+
         console.print(
-            f"wrote {Path(run) / 'metrics.json'}", highlight=False, soft_wrap=True, markup=False
+            f"wrote {open_run(run).split_metrics_path(split)}",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
         )
 
 

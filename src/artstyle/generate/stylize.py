@@ -39,6 +39,7 @@ from artstyle.train import runs
 from artstyle.train.runs import RunFolder
 
 GRID_FIGURE = "style_grid.png"
+MAX_BLEND_STEPS = 32
 EMBEDDING_FIGURE = "style_embeddings.png"
 
 
@@ -133,8 +134,24 @@ def read_image(path: str | os.PathLike, size: int, resize: str = "crop") -> np.n
         raise ArtstyleError(f"cannot read image {path}: {exc}") from exc
 
 
-def _default_out(run: RunFolder, name: str) -> Path:
-    return run.figure_path(name)
+def _out_path(
+    out: str | os.PathLike | None,
+    run: RunFolder,
+    name: str,
+    *,
+    source: str | os.PathLike | None = None,
+) -> Path:
+    """Where a figure goes: ``out``; inside it when it is a folder or has no suffix (a
+    file's suffix picks its format); RUN/figures/``name`` by default. The source image
+    itself is never overwritten."""
+    if out is None:
+        return run.figure_path(name)
+    path = Path(out).expanduser()
+    if str(out).endswith(("/", os.sep)) or path.is_dir() or not path.suffix:
+        path = path / name
+    if source is not None and path.resolve() == Path(source).expanduser().resolve():
+        raise ArtstyleError(f"--out {out} is the --image file itself; choose another path")
+    return path
 
 
 # ---------------------------------------------------------------- one image
@@ -161,7 +178,7 @@ def stylize_image(
         loaded.model, pixels[None], np.array([picked]), device=resolve_device(device)
     )  # (1, K, S, S, 3)
     names = [loaded.classes[i] for i in picked]
-    out_path = Path(out) if out is not None else _default_out(loaded.run, "stylized.png")
+    out_path = _out_path(out, loaded.run, "stylized.png", source=image)
     fig = plots.stylize_grid_figure(
         pixels[None],
         outputs,
@@ -190,8 +207,10 @@ def interpolate_styles(
     """
     from artstyle.analysis import plots
 
-    if steps < 2:
-        raise ArtstyleError(f"--steps must be at least 2 (both ends), got {steps}")
+    if not 2 <= steps <= MAX_BLEND_STEPS:
+        raise ArtstyleError(
+            f"--steps must be 2 (both ends) to {MAX_BLEND_STEPS} (columns of one figure), got {steps}"
+        )
     device = resolve_device(device)
     loaded = load_stylizer(run_path, device=device)
     a, b = style_indices([style_a, style_b], loaded.classes)
@@ -203,7 +222,7 @@ def interpolate_styles(
     ]  # (steps, style_dim): straight line between the two embeddings
     outputs = stylize_vectors(loaded.model, pixels, vectors, device=device)
     names = [loaded.classes[a]] + [f"{1 - v:.2f}/{v:.2f}" for v in t[1:-1, 0]] + [loaded.classes[b]]
-    out_path = Path(out) if out is not None else _default_out(loaded.run, "interpolation.png")
+    out_path = _out_path(out, loaded.run, "interpolation.png", source=image)
     title = f"{Path(image).name}: {loaded.classes[a]} -> {loaded.classes[b]} (embedding blends)"
     plots.save_figure(
         plots.stylize_grid_figure(
@@ -292,7 +311,8 @@ def stylize_grid(
     images, labels = _split_arrays(dataset, split)
     inputs, outputs, styles = grid_arrays(loaded.model, images, labels, n, device=device)
     names = [loaded.classes[i] for i in styles]
-    out_path = Path(out) if out is not None else _default_out(loaded.run, GRID_FIGURE)
+    # not GRID_FIGURE: the grid training drew on the held-out split stays the run's own
+    out_path = _out_path(out, loaded.run, f"style_grid_{split}_{n}.png")
     title = f"{split} images (rows, first column) decoded with each learned style (columns); framed: own style"
     plots.save_figure(
         plots.stylize_grid_figure(inputs, outputs, names, names, title=title), out_path
@@ -397,8 +417,7 @@ def score_stylizer(
     if model is not None:
         loaded.model = model.to(device).eval()
     _check_judge(loaded, judge_run)
-    judge = load_classifier_run(judge_run, role="judge").to(device)
-    runs.check_classes(judge.classes, loaded.classes, run_path=judge.path)
+    judge = load_classifier_run(judge_run, role="judge", classes=loaded.classes).to(device)
     dataset = _load_data(loaded, data, split)
     images, labels = _split_arrays(dataset, split)
     rows = pick_spread(labels, n_images)
@@ -412,6 +431,7 @@ def score_stylizer(
     own_psnr: list[np.ndarray] = []
     input_hits = 0
     input_correct = 0
+    away_from_own = 0  # mismatched outputs the judge does not read as the image's own style
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size]
         y = labels[start : start + batch_size]
@@ -432,6 +452,7 @@ def score_stylizer(
         input_correct += int((input_pred == y).sum())
         mismatched = all_styles[None, :] != y[:, None]  # (b, K)
         target_hit = predicted == all_styles[None, :]
+        away_from_own = away_from_own + int((predicted != y[:, None])[mismatched].sum())
         np.add.at(hits[:, 0], np.nonzero(mismatched)[1], target_hit[mismatched].astype(np.int64))
         np.add.at(hits[:, 1], np.nonzero(mismatched)[1], 1)
         # the input itself, read as if it were the output: how often the judge already says the target style
@@ -448,6 +469,10 @@ def score_stylizer(
     n_pairs = int(hits[:, 1].sum())
     hit_rate = float(hits[:, 0].sum() / max(n_pairs, 1))
     chance = 1.0 / k
+    # the same outputs with their target styles shuffled among the K-1 other styles: what a
+    # stylizer that moves images away from their own style, but ignores which style was asked
+    # for, scores (up to 1/(K-1), above 1/K)
+    shuffled = away_from_own / max(n_pairs, 1) / max(k - 1, 1)
     per_style = {
         loaded.classes[i]: (float(hits[i, 0] / hits[i, 1]) if hits[i, 1] else None)
         for i in range(k)
@@ -456,6 +481,7 @@ def score_stylizer(
         "style_hit_rate": hit_rate,
         "chance": chance,
         "hit_rate_over_chance": hit_rate / chance,
+        "shuffled_target_hit_rate": shuffled,
         "content_ssim": float(np.concatenate(content_ssim).mean()) if content_ssim else None,
         "own_style_ssim": float(np.concatenate(own_ssim).mean()) if own_ssim else None,
         "own_style_psnr": float(np.concatenate(own_psnr).mean()) if own_psnr else None,
@@ -472,6 +498,8 @@ def score_stylizer(
     # test scores join the run's metrics.json; other splits get metrics_<split>.json
     path = loaded.run.split_metrics_path(split)
     existing = read_json(path) if path.is_file() else {}
+    if not isinstance(existing, dict):
+        raise ArtstyleError(f"{path} does not hold a JSON object of metrics; delete or restore it")
     existing.pop("style_hit_rate_note", None)
     metrics = {**scores, **{key: value for key, value in existing.items() if key not in scores}}
     write_json(path, metrics)
@@ -509,9 +537,12 @@ def summary_line(metrics: dict[str, Any]) -> str:
     """One sentence with the headline numbers of a stylizer run."""
     parts = []
     if metrics.get("style_hit_rate") is not None:
+        shuffled = metrics.get("shuffled_target_hit_rate")
         parts.append(
             f"style-hit rate {metrics['style_hit_rate']:.3f} vs chance {metrics['chance']:.3f} "
-            f"({metrics['style_hit_rate'] / metrics['chance']:.1f}x; unchanged inputs {metrics.get('input_hit_rate', 0):.3f})"
+            f"({metrics['style_hit_rate'] / metrics['chance']:.1f}x; "
+            + (f"targets shuffled {shuffled:.3f}; " if shuffled is not None else "")
+            + f"unchanged inputs {metrics.get('input_hit_rate', 0):.3f})"
         )
     if metrics.get("content_ssim") is not None:
         parts.append(f"content SSIM {metrics['content_ssim']:.3f}")

@@ -1638,14 +1638,19 @@ class Builder:
             hit = metrics.get("style_hit_rate")
             if _num(hit) is not None:
                 answer = f"The classifier recognises the requested style in {short(hit)} of stylized images"
+                shuffled = _num(metrics.get("shuffled_target_hit_rate"))
                 if _num(chance) is not None:
-                    answer += f" (chance {short(chance)})"
+                    answer += f" (chance {short(chance)}"
+                    if shuffled is not None:
+                        answer += f"; {short(shuffled)} with the targets shuffled"
+                    answer += ")"
                 if _num(metrics.get("content_ssim")) is not None:
                     answer += f"; content SSIM {short(metrics['content_ssim'])}"
                 part.answer = answer + "."
-            cards = [
-                Card("style hit rate", fmt(hit, "rate"), f"chance {fmt(chance, 'rate')}"),
-            ]
+            context = f"chance {fmt(chance, 'rate')}"
+            if _num(metrics.get("shuffled_target_hit_rate")) is not None:
+                context += f", targets shuffled {fmt(metrics['shuffled_target_hit_rate'], 'rate')}"
+            cards = [Card("style hit rate", fmt(hit, "rate"), context)]
             if "content_ssim" in metrics:
                 cards.append(
                     Card(

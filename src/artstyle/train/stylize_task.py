@@ -30,6 +30,7 @@ second, independently trained classifier run, the run is scored with it
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +137,11 @@ class FrozenClassifier(nn.Module):
         return out
 
 
-def load_classifier_run(path: str | os.PathLike, *, role: str) -> FrozenClassifier:
-    """A classifier run folder as a frozen network; ``role`` ("critic", "judge") names it in errors."""
+def load_classifier_run(
+    path: str | os.PathLike, *, role: str, classes: Sequence[str] | None = None
+) -> FrozenClassifier:
+    """A classifier run folder as a frozen network; ``role`` ("critic", "judge") names it in
+    errors; with ``classes``, one trained on other styles is refused."""
     run = runs.open_run(path)
     spec = runs.read_model_spec(run)
     kind = spec.get("kind")
@@ -149,7 +153,24 @@ def load_classifier_run(path: str | os.PathLike, *, role: str) -> FrozenClassifi
     if not hasattr(model, "forward_features"):
         raise ArtstyleError(f"--{role} {run.path} does not hold a classifier")
     size = int(runs.read_config_header(run).get("size", 64))
-    return FrozenClassifier(model, size, runs.read_classes(run), run.path)
+    own = runs.read_classes(run)
+    if classes is not None and list(own) != list(classes):
+        missing = sorted(set(classes) - set(own))
+        extra = sorted(set(own) - set(classes))
+        differ = "; ".join(
+            part
+            for part in (
+                f"it lacks {', '.join(missing)}" if missing else "",
+                f"it has {', '.join(extra)} besides" if extra else "",
+                "same styles in another order" if not (missing or extra) else "",
+            )
+            if part
+        )
+        raise ArtstyleError(
+            f"--{role} {run.path} was trained on {len(own)} styles, the stylizer's data has "
+            f"{len(classes)} ({differ}); pass a classifier trained on the same styles"
+        )
+    return FrozenClassifier(model, size, own, run.path)
 
 
 class PixelFeatures(nn.Module):
@@ -573,10 +594,9 @@ def _train(
     )  # a bad size/architecture is refused before training starts
     critic = None
     if config.critic is not None:
-        critic = load_classifier_run(config.critic, role="critic")
-        runs.check_classes(
-            critic.classes, data.classes, run_path=critic.path, data_path=config.data
-        )
+        critic = load_classifier_run(config.critic, role="critic", classes=data.classes)
+    if config.judge is not None:  # refused now, not after the whole training run
+        load_classifier_run(config.judge, role="judge", classes=data.classes)
     init_table = None
     # a resume without a checkpoint starts over from step 0 (fit), and so needs the table too
     if config.init_styles is not None and not (resume and run.checkpoint_path.is_file()):
