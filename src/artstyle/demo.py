@@ -179,7 +179,10 @@ def run_demo(
             return None
         finished.pop(name, None)
         if owns is not None and owns.exists():
-            say(f"[again] {name}: removing {owns}, left unfinished by an earlier attempt")
+            say(
+                f"[again] {name}: removing {owns}, which an earlier attempt left unfinished "
+                "or made for other settings"
+            )
             shutil.rmtree(owns)
         say(f"[step]  {name} ...")
         t0 = time.perf_counter()
