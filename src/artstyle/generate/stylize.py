@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from artstyle.errors import ArtstyleError
-from artstyle.io import read_json, write_json
+from artstyle.io import write_json
 from artstyle.models import resolve_device
 from artstyle.text import resolve_style
 from artstyle.train import runs
@@ -452,7 +452,7 @@ def score_stylizer(
         input_correct += int((input_pred == y).sum())
         mismatched = all_styles[None, :] != y[:, None]  # (b, K)
         target_hit = predicted == all_styles[None, :]
-        away_from_own = away_from_own + int((predicted != y[:, None])[mismatched].sum())
+        away_from_own += int((predicted != y[:, None])[mismatched].sum())
         np.add.at(hits[:, 0], np.nonzero(mismatched)[1], target_hit[mismatched].astype(np.int64))
         np.add.at(hits[:, 1], np.nonzero(mismatched)[1], 1)
         # the input itself, read as if it were the output: how often the judge already says the target style
@@ -497,9 +497,7 @@ def score_stylizer(
     }
     # test scores join the run's metrics.json; other splits get metrics_<split>.json
     path = loaded.run.split_metrics_path(split)
-    existing = read_json(path) if path.is_file() else {}
-    if not isinstance(existing, dict):
-        raise ArtstyleError(f"{path} does not hold a JSON object of metrics; delete or restore it")
+    existing = runs.read_metrics(loaded.run, split) if path.is_file() else {}
     existing.pop("style_hit_rate_note", None)
     metrics = {**scores, **{key: value for key, value in existing.items() if key not in scores}}
     write_json(path, metrics)

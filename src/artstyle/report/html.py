@@ -1636,9 +1636,9 @@ class Builder:
             if chance is None and run.classes:
                 chance = 1.0 / len(run.classes)
             hit = metrics.get("style_hit_rate")
+            shuffled = _num(metrics.get("shuffled_target_hit_rate"))
             if _num(hit) is not None:
                 answer = f"The classifier recognises the requested style in {short(hit)} of stylized images"
-                shuffled = _num(metrics.get("shuffled_target_hit_rate"))
                 if _num(chance) is not None:
                     answer += f" (chance {short(chance)}"
                     if shuffled is not None:
@@ -1648,8 +1648,8 @@ class Builder:
                     answer += f"; content SSIM {short(metrics['content_ssim'])}"
                 part.answer = answer + "."
             context = f"chance {fmt(chance, 'rate')}"
-            if _num(metrics.get("shuffled_target_hit_rate")) is not None:
-                context += f", targets shuffled {fmt(metrics['shuffled_target_hit_rate'], 'rate')}"
+            if shuffled is not None:
+                context += f", targets shuffled {fmt(shuffled, 'rate')}"
             cards = [Card("style hit rate", fmt(hit, "rate"), context)]
             if "content_ssim" in metrics:
                 cards.append(

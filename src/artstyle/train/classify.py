@@ -743,9 +743,8 @@ def evaluate_run(
     extra["eval_images_per_second"] = round(int(totals["n"].item()) / max(seconds, 1e-9), 1)
     metrics = _metrics_from_totals(task, totals, loaded, extra)
     write_json(run.split_metrics_path(split), metrics)
-    suffix = (
-        "" if split == "test" else f"_{split}"
-    )  # figures of another split sit beside the test ones
+    # figures of another split sit beside the test ones
+    suffix = "" if split == "test" else f"_{split}"
     write_classifier_figures(
         run,
         metrics,

@@ -241,6 +241,17 @@ def read_classes(run: RunFolder) -> list[str]:
     return classes
 
 
+def style_differences(
+    run_classes: Sequence[str], data_classes: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """(styles only the data has, styles only the run has), each sorted; both empty when the
+    two lists hold the same styles, perhaps in another order."""
+    return (
+        sorted(set(data_classes) - set(run_classes)),
+        sorted(set(run_classes) - set(data_classes)),
+    )
+
+
 def check_classes(
     run_classes: Sequence[str],
     data_classes: Sequence[str],
@@ -256,8 +267,7 @@ def check_classes(
     """
     if list(run_classes) == list(data_classes):
         return
-    only_run = sorted(set(run_classes) - set(data_classes))
-    only_data = sorted(set(data_classes) - set(run_classes))
+    only_data, only_run = style_differences(run_classes, data_classes)
     parts = []
     if only_data:
         parts.append(f"styles not in the run: {', '.join(only_data)}")
@@ -479,12 +489,13 @@ def write_metrics(run: RunFolder, metrics: dict[str, Any]) -> None:
     write_json(run.metrics_path, metrics)
 
 
-def read_metrics(run: RunFolder) -> dict[str, Any]:
-    metrics = read_json(run.metrics_path)
+def read_metrics(run: RunFolder, split: str = "test") -> dict[str, Any]:
+    """The scores of ``split`` (:meth:`RunFolder.split_metrics_path`), refused by name when
+    the file holds no JSON object."""
+    path = run.split_metrics_path(split)
+    metrics = read_json(path)
     if not isinstance(metrics, dict):
-        raise ArtstyleError(
-            f"{run.metrics_path} does not hold a JSON object of metrics; delete or restore it"
-        )
+        raise ArtstyleError(f"{path} does not hold a JSON object of metrics; delete or restore it")
     return metrics
 
 

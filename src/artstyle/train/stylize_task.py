@@ -155,8 +155,7 @@ def load_classifier_run(
     size = int(runs.read_config_header(run).get("size", 64))
     own = runs.read_classes(run)
     if classes is not None and list(own) != list(classes):
-        missing = sorted(set(classes) - set(own))
-        extra = sorted(set(own) - set(classes))
+        missing, extra = runs.style_differences(own, classes)
         differ = "; ".join(
             part
             for part in (
