@@ -1,21 +1,34 @@
 # artstyle — the two commands:  make demo   |   make test
-# On a GPU machine use your own torch build:  make install TORCH_PIN=
+# Installs come from requirements/cpu.lock (exact versions, made by `make lock`).
+# On a GPU machine keep your own torch build:  make install TORCH=own
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-TORCH_PIN ?= -c constraints-cpu.txt
+LOCK := requirements/cpu.lock
+# cpu: exactly the lock (this repository's CPU torch included); own: the lock minus torch, as
+# constraints, so the torch already in the venv (or the newest pip finds) is kept.
+TORCH ?= cpu
 EXTRAS ?= dev,lora
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-$(TORCH)
 DEMO_OUT ?= demo-out
 QUICK_OUT ?= demo-quick
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo demo-quick test lint bench soak clean
+.PHONY: install check-lock lock demo demo-quick test lint bench soak clean
 
-$(STAMP): pyproject.toml constraints-cpu.txt
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(TORCH_PIN) -e '.[$(EXTRAS)]'
+	rm -f $(VENV)/.installed-*
+ifeq ($(TORCH),cpu)
+	$(BIN)/python -m pip install -q --no-deps $$(grep -E '^(pip|setuptools)==' $(LOCK))
+	$(BIN)/python -m pip install -q --no-deps -r $(LOCK)
+	$(BIN)/python tools/lock.py sync
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+else
+	grep -v '^torch==' $(LOCK) > $(VENV)/lock-without-torch.txt
+	$(BIN)/python -m pip install -q -c $(VENV)/lock-without-torch.txt pip setuptools
+	$(BIN)/python -m pip install -q --no-build-isolation -c $(VENV)/lock-without-torch.txt -e '.[$(EXTRAS)]'
+endif
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,12 +39,28 @@ demo: install
 demo-quick: install
 	$(BIN)/artstyle demo --quick --out $(QUICK_OUT)
 
-test: install
+# pyproject.toml, the lock and the venv agree (exactly, for the CPU install); then pip's own check.
+check-lock: install
+	$(BIN)/python tools/lock.py check $(if $(filter cpu,$(TORCH)),--exact)
+	$(BIN)/python -m pip check
+
+# Re-resolve pyproject.toml in a clean venv (newest versions the ranges allow, this machine's
+# CPU torch), write the lock, install it and run the tests against it.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q --upgrade pip setuptools
+	.lock-venv/bin/python -m pip install -q -c constraints-cpu.txt -e '.[$(EXTRAS)]'
+	.lock-venv/bin/python tools/lock.py write --out $(LOCK) --extras $(EXTRAS)
+	rm -rf .lock-venv
+	$(MAKE) test
+
+test: check-lock
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not slow"
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 bench: install
 	$(BIN)/python bench/run.py --out docs/benchmarks.md
@@ -40,4 +69,4 @@ soak: install
 	$(BIN)/python -m pytest -q -m slow tests
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) $(QUICK_OUT) .pytest_cache
+	rm -rf $(VENV) .lock-venv $(DEMO_OUT) $(QUICK_OUT) .pytest_cache
