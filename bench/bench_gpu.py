@@ -149,7 +149,7 @@ def _eval_rows(run: Path, env: dict[str, str]) -> list[dict]:
 def _lora_rows(quick: bool) -> list[dict]:
     from bench_lora import measure_in_subprocess
 
-    from artstyle.generate.tiny_pipeline import build_random_pipeline
+    from artstyle.generate.lora.tiny_pipeline import build_random_pipeline
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-sd15-") as folder:

@@ -67,7 +67,7 @@ def measure(
         torch.set_num_threads(threads)
     from artstyle.config import LoraConfig
     from artstyle.generate.lora import _prepare_hf, setup_training, train_step, training_batches
-    from artstyle.generate.tiny_pipeline import build_random_pipeline
+    from artstyle.generate.lora.tiny_pipeline import build_random_pipeline
 
     _prepare_hf()
     model_name = base if base is not None else f"{architecture} (random weights)"

@@ -41,8 +41,9 @@ import json, resource, sys
 import torch
 import artstyle.cli, artstyle.train.classify, lightning.fabric  # the same imports as a training run
 from artstyle.config import ClassifierConfig
-from artstyle.train.classify import build_classifier
-from artstyle.train.loop import eval_batch_size, make_optimizer
+from artstyle.train.tasks.classifier import build_classifier
+from artstyle.train.loop import eval_batch_size
+from artstyle.train.optim import make_optimizer
 size, batch = int(sys.argv[1]), int(sys.argv[2])
 config = ClassifierConfig(size=size, batch_size=batch)
 model = build_classifier(config, 27).to(memory_format=torch.channels_last)  # as training lays it out

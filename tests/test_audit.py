@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw, ImageOps
 from artstyle.cli import main
 from artstyle.data import audit as audit_module
 from artstyle.data.audit import audit, near_pairs, rows_also_in, summary_lines
+from artstyle.data.images import trim_borders
 from artstyle.data.scan import scan
 from conftest import make_dataset
 
@@ -204,10 +205,10 @@ def test_letterboxed_copy_matches_and_bands_are_not_trimmed(tmp_path: Path) -> N
     original = painting(11)
     boxed = Image.new("RGB", (160, 200), (0, 0, 0))
     boxed.paste(original, (0, 36))  # black bars above and below, as WikiArt thumbnails have
-    assert audit_module._trim_borders(boxed.convert("L")).size == (160, 128)
+    assert trim_borders(boxed.convert("L")).size == (160, 128)
     # a colour field of vertical bands: every column is flat, none of it is a border
     bands = np.repeat(np.array([[90, 160, 90, 200]], dtype=np.uint8), 40, axis=1).repeat(64, axis=0)
-    assert audit_module._trim_borders(Image.fromarray(bands, "L")).size == (160, 64)
+    assert trim_borders(Image.fromarray(bands, "L")).size == (160, 64)
 
     root = tmp_path / "boxed"
     save(original, root / "train/Baroque/a_original.jpg", quality=92)

@@ -337,7 +337,8 @@ def test_resume_continues_an_interrupted_run_to_the_planned_steps(tiny_data, tmp
 
 
 def test_reference_psnr_of_flat_images_is_perfect():
-    from artstyle.train.autoencode import pick_spread, reference_psnr
+    from artstyle.data.dataset import pick_spread
+    from artstyle.train.tasks.autoencoder import reference_psnr
 
     images = np.full((4, 16, 16, 3), 200, dtype=np.uint8)
     reference = reference_psnr(images, latent_dim=12)

@@ -17,8 +17,9 @@ from PIL import Image
 
 from artstyle.cli import main
 from artstyle.config import ClassifierConfig
+from artstyle.data.dataset import ClassifierData, stratified_split
 from artstyle.train import loop, runs
-from artstyle.train.classify import ClassifierData, ClassifierTask, stratified_split
+from artstyle.train.tasks.classifier import ClassifierTask
 from conftest import interrupt_after_update, make_dataset, write_image
 
 FAST = [
@@ -173,7 +174,7 @@ def test_evaluate_reproduces_the_training_metrics(trained, capsys) -> None:
 
 
 def test_evaluate_and_predict_follow_the_runs_tta_setting(trained, tmp_path, capsys) -> None:
-    from artstyle.train.classify import predict
+    from artstyle.workflows.evaluate import predict
 
     _, shared, _ = trained
     run = shutil.copytree(shared, tmp_path / "clf [best]")  # brackets are text, not markup
@@ -699,7 +700,7 @@ def test_unreadable_training_images_are_skipped(tmp_path) -> None:
 
 
 def test_comparison_markdown_keeps_its_table_whole_with_odd_style_names() -> None:
-    from artstyle.train.classify import comparison_markdown
+    from artstyle.workflows.compare import comparison_markdown
 
     styles = ["Pop|Art", "Art<b>&Co"]
     summary = {

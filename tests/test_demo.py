@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from artstyle.demo import QUICK, run_demo
 from artstyle.errors import ArtstyleError
+from artstyle.workflows.demo import QUICK, run_demo
 
 TINY = dataclasses.replace(
     QUICK,
@@ -97,7 +97,7 @@ def test_demo_refuses_to_reuse_steps_made_with_other_settings(tmp_path, monkeypa
 def _fake_steps(monkeypatch, calls: list[str], *, stop_in: str | None = None) -> None:
     """Every demo step replaced by one that writes its done file (and a run folder first);
     ``stop_in`` is interrupted after its run folder exists, as by Ctrl-C."""
-    import artstyle.demo as demo
+    import artstyle.workflows.demo as demo
 
     def fake(name: str, where: int, file: str):
         def step(*args):

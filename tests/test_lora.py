@@ -16,7 +16,8 @@ from artstyle.cli import main
 from artstyle.config import LoraConfig, load_config
 from artstyle.errors import ArtstyleError
 from artstyle.generate import lora
-from artstyle.generate.tiny_pipeline import build_tiny_pipeline
+from artstyle.generate.lora.tiny_pipeline import build_tiny_pipeline
+from artstyle.workflows import lora as lora_workflow
 from conftest import interrupt_after_update, make_dataset, write_image
 
 RESOLUTION = 32  # the tiny VAE halves the side once: 32 px images, 16 px latents
@@ -78,7 +79,7 @@ def trained_run(tiny_base, lora_data, tmp_path_factory) -> tuple[Path, dict]:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            metrics = lora.train_lora(_config(tiny_base, lora_data, run))
+            metrics = lora_workflow.train_lora(_config(tiny_base, lora_data, run))
         finally:
             torch.set_num_threads(threads)
     return run, metrics
@@ -355,14 +356,14 @@ def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(
 ):
     run, _ = trained_run
     half = tmp_path / "half"
-    lora.train_lora(_config(tiny_base, lora_data, half, max_steps=1, validation_every=0))
+    lora_workflow.train_lora(_config(tiny_base, lora_data, half, max_steps=1, validation_every=0))
     with pytest.raises(ArtstyleError, match="already holds a run"):
-        lora.train_lora(_config(tiny_base, lora_data, half, max_steps=2))
-    metrics = lora.resume_lora(half, {"max_steps": 2, "validation_every": 0})
+        lora_workflow.train_lora(_config(tiny_base, lora_data, half, max_steps=2))
+    metrics = lora_workflow.resume_lora(half, {"max_steps": 2, "validation_every": 0})
     assert metrics["steps"] == 2
     _assert_same_lora_weights(half, run)
     with pytest.raises(ArtstyleError, match="already ran 2 steps"):
-        lora.resume_lora(half, {"max_steps": 2})
+        lora_workflow.resume_lora(half, {"max_steps": 2})
 
 
 def test_a_run_that_failed_before_its_first_checkpoint_resumes_from_step_0(
@@ -375,13 +376,13 @@ def test_a_run_that_failed_before_its_first_checkpoint_resumes_from_step_0(
     def fail_at_once(training, batches):
         raise ArtstyleError("the loss became nan at step 0")  # as a too-large --lr does
 
-    monkeypatch.setattr(lora, "train_step", fail_at_once)
+    monkeypatch.setattr(lora.loop, "train_step", fail_at_once)
     with pytest.raises(ArtstyleError, match="loss became nan"):
-        lora.train_lora(_config(tiny_base, lora_data, failed))
-    monkeypatch.setattr(lora, "train_step", real_step)
+        lora_workflow.train_lora(_config(tiny_base, lora_data, failed))
+    monkeypatch.setattr(lora.loop, "train_step", real_step)
     assert (failed / "config.yaml").is_file()
     assert not (failed / "checkpoints" / "last.ckpt").exists()
-    metrics = lora.resume_lora(failed)
+    metrics = lora_workflow.resume_lora(failed)
     assert metrics["steps"] == 2
     _assert_same_lora_weights(failed, run)
 
@@ -390,13 +391,13 @@ def test_resume_refuses_changed_training_settings_and_keeps_config_yaml(
     tiny_base, lora_data, tmp_path
 ):
     half = tmp_path / "half"
-    lora.train_lora(_config(tiny_base, lora_data, half, max_steps=1, validation_every=0))
+    lora_workflow.train_lora(_config(tiny_base, lora_data, half, max_steps=1, validation_every=0))
     saved = (half / "config.yaml").read_bytes()
     for change in ({"rank": 16}, {"lr": 1e-6}, {"resolution": 2 * RESOLUTION}):
         with pytest.raises(ArtstyleError, match="cannot change"):
-            lora.resume_lora(half, {"max_steps": 2, **change})
+            lora_workflow.resume_lora(half, {"max_steps": 2, **change})
         assert (half / "config.yaml").read_bytes() == saved
-    lora.resume_lora(half, {"max_steps": 2, "validation_every": 0})
+    lora_workflow.resume_lora(half, {"max_steps": 2, "validation_every": 0})
     assert yaml.safe_load((half / "config.yaml").read_text())["max_steps"] == 2
 
 
@@ -409,11 +410,11 @@ def test_ctrl_c_during_an_update_keeps_the_last_consistent_checkpoint(
     cut = tmp_path / "cut"
     interrupt_after_update(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
-        lora.train_lora(_config(tiny_base, lora_data, cut, validation_every=0))
+        lora_workflow.train_lora(_config(tiny_base, lora_data, cut, validation_every=0))
     monkeypatch.undo()
     saved = torch.load(cut / "checkpoints" / "last.ckpt", weights_only=True)
     assert saved["step"] == 1
-    lora.resume_lora(cut, {"validation_every": 0})
+    lora_workflow.resume_lora(cut, {"validation_every": 0})
     _assert_same_lora_weights(cut, run)
 
 
@@ -431,7 +432,7 @@ def test_mixed_precision_keeps_lora_weights_fp32_and_options_run(tiny_base, lora
     assert frozen == {torch.float16}
 
     run = tmp_path / "options"
-    metrics = lora.train_lora(
+    metrics = lora_workflow.train_lora(
         _config(
             tiny_base,
             lora_data,
@@ -551,7 +552,7 @@ def test_cli_train_generate_and_grid(tiny_base, lora_data, tmp_path, trained_run
 
 def test_grid_puts_base_beside_lora_with_one_seed(trained_run):
     run, _ = trained_run
-    result = lora.style_grid(run, styles=["Baroque", "Rococo"], seed=1, steps=2)
+    result = lora_workflow.style_grid(run, styles=["Baroque", "Rococo"], seed=1, steps=2)
     grid = result["images"]
     assert grid.shape == (2, 2, RESOLUTION, RESOLUTION, 3)
     assert result["path"] == run / "figures" / "style_grid.png" and result["path"].is_file()
@@ -565,7 +566,7 @@ def test_grid_puts_base_beside_lora_with_one_seed(trained_run):
 
 
 def test_demo_step_without_a_base_model_is_skipped(tmp_path):
-    result = lora.lora_demo_step(None, tmp_path, tmp_path / "out")
+    result = lora_workflow.lora_demo_step(None, tmp_path, tmp_path / "out")
     assert "skipped" in result and "BASE_MODEL" in result["skipped"]
     assert not (tmp_path / "out").exists()
 
@@ -574,7 +575,7 @@ def test_unreadable_training_image_is_reported_not_fatal(tiny_base, tmp_path):
     data = make_dataset(tmp_path / "data", {"train": {"A": 2, "B": 2}})
     (data / "train" / "A" / "artist-a_work-000.jpg").write_bytes(b"")
     write_image(data / "train" / "B" / "extra.png", seed=9, fmt="PNG")
-    metrics = lora.train_lora(
+    metrics = lora_workflow.train_lora(
         _config(
             tiny_base,
             data,
@@ -589,7 +590,7 @@ def test_unreadable_training_image_is_reported_not_fatal(tiny_base, tmp_path):
 
 
 def test_grid_figure_draws_dollar_signs_in_prompts_as_text():
-    from artstyle.generate.lora import image_grid_figure
+    from artstyle.analysis.plots import image_grid_figure
 
     images = np.zeros((1, 2, 8, 8, 3))
     figure = image_grid_figure(

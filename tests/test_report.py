@@ -17,7 +17,7 @@ from PIL import Image
 
 from artstyle.cli import main
 from artstyle.errors import ArtstyleError
-from artstyle.report.html import (
+from artstyle.report import (
     build_report,
     collect,
     discover,
@@ -508,7 +508,7 @@ def test_history_table_best_epoch(tmp_path):
 
 
 def test_history_table_knows_the_stylizer_loss_terms_fall():
-    from artstyle.report.html import history_table
+    from artstyle.report import history_table
 
     history = [
         {"epoch": 1, "val_recon": 0.08, "val_content": 0.09, "val_content_ssim": 0.90},
@@ -762,7 +762,7 @@ def test_rendering_never_imports_torch(tmp_path):
     root = full_tree(tmp_path / "out")
     code = (
         "import sys\n"
-        "from artstyle.report.html import build_report\n"
+        "from artstyle.report import build_report\n"
         f"build_report([{str(root)!r}], out={str(tmp_path / 'r.html')!r}, markdown={str(tmp_path / 'r.md')!r})\n"
         "heavy = sorted(m for m in ('torch', 'lightning', 'diffusers', 'sklearn') if m in sys.modules)\n"
         "print('heavy:', heavy)\n"
@@ -859,13 +859,13 @@ def test_oversized_figure_is_downscaled(tmp_path, monkeypatch):
     import base64
     import io
 
-    import artstyle.report.html as report_html
+    import artstyle.report.figures as report_figures
 
     run = autoencoder_run(tmp_path / "ae")
     noise = np.random.default_rng(0).integers(0, 256, size=(600, 900, 3), dtype=np.uint8)
     Image.fromarray(noise).save(run / "figures" / "reconstructions.png")
-    monkeypatch.setattr(report_html, "MAX_FIGURE_BYTES", 100_000)
-    monkeypatch.setattr(report_html, "MAX_FIGURE_SIDE", 300)
+    monkeypatch.setattr(report_figures, "MAX_FIGURE_BYTES", 100_000)
+    monkeypatch.setattr(report_figures, "MAX_FIGURE_SIDE", 300)
     page = render_html(collect([run]))
     src = re.search(r'<img src="data:image/png;base64,([^"]+)"', page).group(1)
     with Image.open(io.BytesIO(base64.b64decode(src))) as image:
@@ -940,7 +940,7 @@ def test_the_style_embedding_map_is_not_called_stylized_images(tmp_path):
 
 
 def test_a_null_in_the_confusion_matrix_is_shown_as_unknown():
-    from artstyle.report.html import confusion_table, history_table
+    from artstyle.report import confusion_table, history_table
 
     table = confusion_table([[3, None], [0, 5]], ["Baroque", "Cubism"])
     assert [[cell.text for cell in row] for row in table.rows] == [

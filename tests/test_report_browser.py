@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artstyle.report.html import build_report
+from artstyle.report import build_report
 from test_report import autoencoder_run, classifier_run, data_folder, stylizer_run
 
 pytestmark = pytest.mark.browser

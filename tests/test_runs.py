@@ -10,17 +10,18 @@ import numpy as np
 import pytest
 import torch
 
-from artstyle.analysis.metrics import (
+from artstyle.config import ClassifierConfig
+from artstyle.errors import ArtstyleError
+from artstyle.metrics import (
     classification_metrics,
     confusion_matrix,
     rarest_recalls,
     top_k_accuracy,
 )
-from artstyle.config import ClassifierConfig
-from artstyle.errors import ArtstyleError
 from artstyle.models import architecture_names, build_model, model_spec
 from artstyle.train import runs
-from artstyle.train.loop import Schedule, batch_slices, shard
+from artstyle.train.loop import batch_slices, shard
+from artstyle.train.optim import Schedule
 
 # ---------------------------------------------------------------- registry and models
 
@@ -338,7 +339,7 @@ def test_evaluation_batch_defaults_to_the_device_and_respects_a_choice() -> None
 def test_global_batchnorm_outside_ddp_is_plain_batchnorm() -> None:
     """--sync-batchnorm swaps the class only: same tensors, same outputs in one process
     (tests/test_ddp.py checks that 2 processes then train exactly like 1)."""
-    from artstyle.train.loop import GlobalBatchNorm2d, sync_batchnorm
+    from artstyle.train.engine import GlobalBatchNorm2d, sync_batchnorm
 
     model = _tiny_model()
     reference = _tiny_model()
@@ -359,8 +360,10 @@ def test_global_batchnorm_outside_ddp_is_plain_batchnorm() -> None:
 def test_evaluation_runs_without_autograd_in_the_default_batches() -> None:
     """evaluate_stage (validation, test, `artstyle evaluate`) must not record a graph: that
     would keep every activation alive and slow evaluation down."""
-    from artstyle.train.classify import ClassifierData, ClassifierTask
-    from artstyle.train.loop import evaluate_stage, make_fabric
+    from artstyle.data.dataset import ClassifierData
+    from artstyle.train.engine import make_fabric
+    from artstyle.train.loop import evaluate_stage
+    from artstyle.train.tasks.classifier import ClassifierTask
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(300, 16, 16, 3), dtype=np.uint8)
@@ -403,8 +406,8 @@ def test_schedules() -> None:
 
 
 def test_json_printed_by_commands_is_strict_json(capsys) -> None:
-    from artstyle.cli import _print_json
+    from artstyle.cli import print_json
 
-    _print_json({"loss": float("nan"), "scores": [1.0, float("inf")], "n": np.int64(3)})
+    print_json({"loss": float("nan"), "scores": [1.0, float("inf")], "n": np.int64(3)})
     printed = json.loads(capsys.readouterr().out, parse_constant=pytest.fail)
     assert printed == {"loss": None, "scores": [1.0, None], "n": 3}

@@ -145,7 +145,7 @@ def test_several_styles_per_image_in_one_call():
 
 
 def test_embeddings_from_means_keep_how_styles_differ():
-    from artstyle.train.stylize_task import embeddings_from_means
+    from artstyle.train.tasks.stylizer import embeddings_from_means
 
     means = np.array([[0.0, 0.0, 5.0], [2.0, 0.0, 5.0], [0.0, 4.0, 5.0]])
     table = embeddings_from_means(means, style_dim=4)
@@ -158,7 +158,7 @@ def test_embeddings_from_means_keep_how_styles_differ():
 
 
 def test_target_styles_are_never_the_own_style():
-    from artstyle.train.stylize_task import fixed_other_styles, random_other_styles
+    from artstyle.train.tasks.stylizer import fixed_other_styles, random_other_styles
 
     labels = torch.arange(5).repeat(200)
     other = random_other_styles(labels, 5, torch.Generator().manual_seed(0))
@@ -176,8 +176,8 @@ def test_training_batches_without_a_generator_use_the_fixed_targets():
     """make_batch on the train split with no generator (evaluating --split train) must not draw
     from any RNG: the target styles are the fixed per-row ones, as for val and test."""
     from artstyle.config import StylizerConfig
-    from artstyle.train.classify import ClassifierData
-    from artstyle.train.stylize_task import StylizerTask, fixed_other_styles, random_other_styles
+    from artstyle.data.dataset import ClassifierData
+    from artstyle.train.tasks.stylizer import StylizerTask, fixed_other_styles, random_other_styles
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(12, 16, 16, 3), dtype=np.uint8)
@@ -435,7 +435,7 @@ def test_stylize_cli_image_styles_grid_and_interpolation(trained, tmp_path, caps
 
 
 def test_interpolation_ends_are_the_two_styles(trained, tmp_path):
-    from artstyle.generate.stylize import interpolate_styles, stylize_image
+    from artstyle.workflows.stylize import interpolate_styles, stylize_image
 
     _, _, _, _, run = trained
     image = tmp_path / "photo.png"

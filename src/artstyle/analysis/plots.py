@@ -665,3 +665,54 @@ def stylizer_curves(history: Sequence[dict[str, Any]]) -> Figure:
     right.set_title("validation", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------- LoRA figures
+
+
+def image_grid_figure(
+    images: np.ndarray,
+    *,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    title: str | None = None,
+) -> Figure:
+    """A labelled grid of images (rows, cols, H, W, 3) in [0, 1] as a matplotlib Figure."""
+    n_rows, n_cols = images.shape[:2]
+    side = 2.4
+    figure = Figure(
+        figsize=(side * n_cols + 1.2, side * n_rows + (0.5 if title else 0.2)), layout="constrained"
+    )
+    axes = figure.subplots(n_rows, n_cols, squeeze=False)
+    for r in range(n_rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.imshow(np.clip(images[r, c], 0.0, 1.0))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(col_labels[c].replace("_", " "), fontsize=9, parse_math=False)
+            if c == 0:
+                ax.set_ylabel(row_labels[r], fontsize=9, parse_math=False)
+    if title:
+        figure.suptitle(title, fontsize=10, parse_math=False)
+    return figure
+
+
+def lora_loss_figure(history: Sequence[dict[str, Any]]) -> Figure:
+    """The LoRA training loss per history row (``step``, ``loss``: the mean over the steps since
+    the row before)."""
+    figure = Figure(figsize=(6, 3.5), layout="constrained")
+    ax = figure.subplots()
+    ax.plot(
+        [row["step"] for row in history],
+        [row["loss"] for row in history],
+        marker="." if len(history) < 30 else None,
+    )
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel(
+        f"denoising loss (mean of {history[0]['step']} steps)" if len(history) > 0 else "loss"
+    )
+    ax.set_title("LoRA training loss")
+    ax.grid(alpha=0.3)
+    return figure

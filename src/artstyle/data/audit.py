@@ -22,7 +22,6 @@ take seconds rather than 85 million Python comparisons.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from artstyle.data.scan import Index, Item, read_item_bytes
+from artstyle.progress import progress_bar
 from artstyle.text import plural
 
 # Near duplicates need two perceptual hashes to agree (both over the greyscale
@@ -52,13 +52,6 @@ MIN_STYLE_IMAGES = 10
 # pHash works on a (4 * hash_size)^2 greyscale thumbnail, so a JPEG decoded at
 # 1/2..1/8 scale with a short side >= this loses nothing the hashes can see.
 _DRAFT_MIN = 64
-# A border row or column whose 2nd..98th percentile spread is this small (of
-# 255), at the level of the outermost line, which is darker or lighter than
-# these, is a letterbox bar or a scan margin, not painting.
-_BORDER_SPREAD = 12
-_BORDER_DARK = 40
-_BORDER_LIGHT = 215
-_BORDER_MAX_SHARE = 0.45
 # Memory bound of the blocked distance matrices: rows x columns per block.
 _BLOCK_ELEMENTS = 2_000_000
 _HASH_KINDS = ("phash", "phash_mirror", "dhash", "dhash_mirror")
@@ -257,10 +250,7 @@ def audit(
 
 
 def _hash_one(job: tuple[int, Item], *, hash_size: int, draft_size: int) -> _Hashed:
-    import imagehash
-    from PIL import Image, ImageOps
-
-    from artstyle.data.images import ImageError, open_rgb
+    from artstyle.data.images import ImageError, open_rgb, perceptual_hashes
 
     position, item = job
     try:
@@ -277,26 +267,11 @@ def _hash_one(job: tuple[int, Item], *, hash_size: int, draft_size: int) -> _Has
     # image is never reduced and its size here is exact; the aspect ratio
     # survives the power-of-two JPEG scaling.
     width, height = image.size
-    # Greyscale, so a greyscale copy of a colour painting hashes like it;
-    # borders trimmed, so a letterboxed or matted copy hashes like the bare one
-    # (and black bars do not make unrelated pictures look alike).
-    grey = _trim_borders(image.convert("L"))
-    side = 4 * hash_size
-    # imagehash.phash resizes to (4 * hash_size)^2 itself; doing it once here
-    # lets the mirrored hashes reuse the thumbnail (the library's resize to
-    # the same size is then a plain copy).
-    thumb = grey.resize((side, side), Image.Resampling.LANCZOS)
-    mirror = ImageOps.mirror(thumb)
-    hashes = (
-        imagehash.phash(thumb, hash_size=hash_size),
-        imagehash.phash(mirror, hash_size=hash_size),
-        imagehash.dhash(thumb, hash_size=hash_size),
-        imagehash.dhash(mirror, hash_size=hash_size),
-    )
+    hashes = perceptual_hashes(image, hash_size)
     return _Hashed(
         position,
         sha,
-        tuple(np.packbits(h.hash.reshape(-1)).tobytes() for h in hashes),
+        hashes,
         width,
         height,
     )
@@ -326,43 +301,13 @@ def rows_also_in(reference: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _trim_borders(grey: Any) -> Any:
-    """Crop letterbox bars and plain dark or light margins off each side (at most 45% per side).
-
-    A side is trimmed while its lines are flat and match the outermost line,
-    and only when that line is near black or near white: bars and scan
-    margins are, while a colour field painting's outer band is part of the
-    painting and stays.
-    """
-    pixels = np.asarray(grey, dtype=np.uint8)
-    height, width = pixels.shape
-
-    def border(lines: np.ndarray, limit: int) -> int:
-        # lines: (n_lines, line_length), outermost first
-        low, level, high = np.percentile(lines[:limit], [2, 50, 98], axis=1)
-        if not (level[0] <= _BORDER_DARK or level[0] >= _BORDER_LIGHT):
-            return 0
-        flat = ((high - low) <= _BORDER_SPREAD) & (np.abs(level - level[0]) <= _BORDER_SPREAD)
-        return int(np.argmin(flat)) if not flat.all() else limit  # leading run of flat lines
-
-    row_limit = max(1, int(height * _BORDER_MAX_SHARE))
-    col_limit = max(1, int(width * _BORDER_MAX_SHARE))
-    top, bottom = border(pixels, row_limit), border(pixels[::-1], row_limit)
-    left, right = border(pixels.T, col_limit), border(pixels.T[::-1], col_limit)
-    if top == bottom == left == right == 0:
-        return grey
-    if top + bottom >= height or left + right >= width:  # a line or two of flat pixels: all border
-        return grey
-    return grey.crop((left, top, width - right, height - bottom))
-
-
 def _hash_all(
     items: list[Item], *, workers: int | None, progress: bool, hash_size: int, draft_size: int
 ) -> list[_Hashed]:
     job = functools.partial(_hash_one, hash_size=hash_size, draft_size=draft_size)
     jobs = list(enumerate(items))
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    with _progress_bar(len(jobs), progress) as advance:
+    with progress_bar("auditing", len(jobs), progress) as advance:
         if n_workers == 1 or len(jobs) < 2 * n_workers:
             results = []
             for one in jobs:
@@ -379,27 +324,6 @@ def _hash_all(
                 results.append(result)
                 advance(1)
             return results
-
-
-@contextlib.contextmanager
-def _progress_bar(total: int, enabled: bool) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n)``; a rich bar on stderr (stdout may carry the JSON report)."""
-    if not enabled or total == 0:
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("audit", total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 # ---------------------------------------------------------------- near-duplicate search

@@ -31,6 +31,7 @@ from artstyle.data.images import RESIZE_MODES, ImageError, decode_item, worker_c
 from artstyle.data.scan import Index, Item, Skipped
 from artstyle.errors import ArtstyleError
 from artstyle.io import atomic_path, read_json, write_json
+from artstyle.progress import progress_bar
 
 try:  # POSIX only; without it, concurrent builders fall back to last-rename-wins
     import fcntl
@@ -348,7 +349,7 @@ def _decode_into(
         for start in range(0, n_items, chunk)
     ]
     failures: dict[int, str] = {}
-    with _progress_bar(progress, n_items) as advance:
+    with progress_bar("decoding", n_items, progress) as advance:
         pending = (
             tasks if n_workers == 1 else _decode_in_workers(tasks, n_workers, failures, advance)
         )
@@ -442,23 +443,3 @@ def _compact(path: Path, good: list[int], *, header_bytes: int, row_shape: tuple
         handle.seek(prefix)
         handle.write(text.encode("latin1"))
         handle.truncate(header_bytes + n_good * int(np.prod(row_shape)))
-
-
-@contextlib.contextmanager
-def _progress_bar(enabled: bool, total: int):
-    if not enabled:
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (TextColumn("decoding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("decode", total=total)
-        yield lambda n: bar.advance(task, n)

@@ -16,6 +16,7 @@ import io
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -279,3 +280,152 @@ __all__ = [
     "open_rgb",
     "worker_context",
 ]
+
+
+# ---------------------------------------------------------------- for the synthetic set
+
+
+def encode_jpeg(pixels: np.ndarray, quality: int) -> bytes:
+    """Encode ``(h, w, 3)`` uint8 RGB ``pixels`` as JPEG bytes at ``quality`` (1-95)."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+__all__ += ["encode_jpeg"]
+
+
+# ---------------------------------------------------------------- for the report
+
+
+def checked_image_bytes(data: bytes, max_bytes: int, max_side: int) -> bytes | None:
+    """``data`` if it decodes to the end (a figure cut short by a killed run would show
+    broken), downscaled if it is oversized (a 20 MB grid would make the page sluggish).
+
+    Over ``max_bytes``, the image is shrunk to fit ``max_side`` x ``max_side`` (aspect
+    kept) and re-encoded as an RGB PNG. None when Pillow cannot decode ``data``.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            if len(data) <= max_bytes:
+                return data
+            image.thumbnail((max_side, max_side))
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, format="PNG", optimize=True)
+            return buffer.getvalue()
+    except (OSError, SyntaxError, UnidentifiedImageError, Image.DecompressionBombError):
+        return None
+
+
+__all__ += ["checked_image_bytes"]
+
+
+# ---------------------------------------------------------------- for LoRA
+
+
+def decode_item_rgb(item, *, draft_size: int | None = None) -> np.ndarray:
+    """The whole image of an :class:`~artstyle.data.scan.Item` as ``(H, W, 3)`` uint8, not resized.
+
+    ``draft_size`` is :func:`open_rgb`'s: a JPEG is decoded at the smallest DCT
+    scale whose short side is still >= that many pixels. Raises
+    :class:`ImageError` for a file that cannot be read or decoded.
+    """
+    from artstyle.data.scan import read_item_bytes
+
+    try:
+        data = read_item_bytes(item)
+    except (OSError, ValueError) as exc:
+        raise ImageError(f"cannot read file: {exc}", path=item.rel) from exc
+    return np.asarray(open_rgb(data, draft_size=draft_size))
+
+
+def write_image(array: np.ndarray, path: str | os.PathLike) -> Path:
+    """Pixels in [0, 1] (H, W, 3) as an image file in the format ``path``'s suffix names (PNG
+    when it has none), written atomically."""
+    from artstyle.errors import ArtstyleError
+    from artstyle.io import atomic_path
+
+    suffix = Path(path).suffix.lower()
+    fmt = Image.registered_extensions().get(suffix) if suffix else "PNG"
+    if fmt is None or fmt not in Image.SAVE:
+        raise ArtstyleError(
+            f"cannot write {path}: {suffix} is not an image format; use .png or .jpg"
+        )
+    with atomic_path(path) as tmp:
+        Image.fromarray((np.clip(array, 0, 1) * 255).round().astype(np.uint8), "RGB").save(
+            tmp, format=fmt
+        )
+    return path
+
+
+__all__ += ["decode_item_rgb", "write_image"]
+
+
+# ---------------------------------------------------------------- for the audit
+
+# A border row or column whose 2nd..98th percentile spread is this small (of
+# 255), at the level of the outermost line, which is darker or lighter than
+# these, is a letterbox bar or a scan margin, not painting.
+_BORDER_SPREAD = 12
+_BORDER_DARK = 40
+_BORDER_LIGHT = 215
+_BORDER_MAX_SHARE = 0.45
+
+
+def perceptual_hashes(image: Image.Image, hash_size: int) -> tuple[bytes, ...]:
+    """Packed pHash and dHash bits of an image and of its mirror image, in that order.
+
+    Greyscale, so a greyscale copy of a colour painting hashes like it; borders
+    trimmed, so a letterboxed or matted copy hashes like the bare one (and black
+    bars do not make unrelated pictures look alike).
+    """
+    import imagehash
+
+    grey = trim_borders(image.convert("L"))
+    side = 4 * hash_size
+    # imagehash.phash resizes to (4 * hash_size)^2 itself; doing it once here
+    # lets the mirrored hashes reuse the thumbnail (the library's resize to
+    # the same size is then a plain copy).
+    thumb = grey.resize((side, side), Image.Resampling.LANCZOS)
+    mirror = ImageOps.mirror(thumb)
+    hashes = (
+        imagehash.phash(thumb, hash_size=hash_size),
+        imagehash.phash(mirror, hash_size=hash_size),
+        imagehash.dhash(thumb, hash_size=hash_size),
+        imagehash.dhash(mirror, hash_size=hash_size),
+    )
+    return tuple(np.packbits(h.hash.reshape(-1)).tobytes() for h in hashes)
+
+
+def trim_borders(grey: Any) -> Any:
+    """Crop letterbox bars and plain dark or light margins off each side (at most 45% per side).
+
+    A side is trimmed while its lines are flat and match the outermost line,
+    and only when that line is near black or near white: bars and scan
+    margins are, while a colour field painting's outer band is part of the
+    painting and stays.
+    """
+    pixels = np.asarray(grey, dtype=np.uint8)
+    height, width = pixels.shape
+
+    def border(lines: np.ndarray, limit: int) -> int:
+        # lines: (n_lines, line_length), outermost first
+        low, level, high = np.percentile(lines[:limit], [2, 50, 98], axis=1)
+        if not (level[0] <= _BORDER_DARK or level[0] >= _BORDER_LIGHT):
+            return 0
+        flat = ((high - low) <= _BORDER_SPREAD) & (np.abs(level - level[0]) <= _BORDER_SPREAD)
+        return int(np.argmin(flat)) if not flat.all() else limit  # leading run of flat lines
+
+    row_limit = max(1, int(height * _BORDER_MAX_SHARE))
+    col_limit = max(1, int(width * _BORDER_MAX_SHARE))
+    top, bottom = border(pixels, row_limit), border(pixels[::-1], row_limit)
+    left, right = border(pixels.T, col_limit), border(pixels.T[::-1], col_limit)
+    if top == bottom == left == right == 0:
+        return grey
+    if top + bottom >= height or left + right >= width:  # a line or two of flat pixels: all border
+        return grey
+    return grey.crop((left, top, width - right, height - bottom))
+
+
+__all__ += ["perceptual_hashes", "trim_borders"]

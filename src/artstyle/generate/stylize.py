@@ -1,13 +1,11 @@
-"""Stylizer outputs and scores: one image in many styles, mismatched grids, interpolation, style-hit rate.
+"""Stylizer outputs and scores: images under other styles, grids of them, style-hit rate.
 
 A stylizer run (``artstyle train stylizer``) decodes the content of any image
-with any learned style embedding. This module turns that into pictures and
-numbers:
+with any learned style embedding. This module turns that into arrays and
+numbers (:mod:`artstyle.workflows.stylize` draws them):
 
-* :func:`stylize_image`: one image file x K styles, a labelled strip;
-* :func:`stylize_grid`: N test images x N styles, the own-style
-  reconstruction on the diagonal;
-* :func:`interpolate_styles`: the image under blends of two style embeddings;
+* :func:`stylize_array` / :func:`stylize_vectors`: images under styles or blends;
+* :func:`grid_arrays`: N images of N styles, each under all N styles;
 * :func:`score_stylizer`: every scored image under every other style, judged
   by an independently trained classifier (``--judge``; never the critic the
   stylizer was trained against). ``style_hit_rate`` is the share of those
@@ -37,10 +35,6 @@ from artstyle.models import resolve_device
 from artstyle.text import resolve_style
 from artstyle.train import runs
 from artstyle.train.runs import RunFolder
-
-GRID_FIGURE = "style_grid.png"
-MAX_BLEND_STEPS = 32
-EMBEDDING_FIGURE = "style_embeddings.png"
 
 
 @dataclass
@@ -134,116 +128,15 @@ def read_image(path: str | os.PathLike, size: int, resize: str = "crop") -> np.n
         raise ArtstyleError(f"cannot read image {path}: {exc}") from exc
 
 
-def _out_path(
-    out: str | os.PathLike | None,
-    run: RunFolder,
-    name: str,
-    *,
-    source: str | os.PathLike | None = None,
-) -> Path:
-    """Where a figure goes: ``out``; inside it when it is a folder or has no suffix (a
-    file's suffix picks its format); RUN/figures/``name`` by default. The source image
-    itself is never overwritten."""
-    if out is None:
-        return run.figure_path(name)
-    path = Path(out).expanduser()
-    if str(out).endswith(("/", os.sep)) or path.is_dir() or not path.suffix:
-        path = path / name
-    if source is not None and path.resolve() == Path(source).expanduser().resolve():
-        raise ArtstyleError(f"--out {out} is the --image file itself; choose another path")
-    return path
-
-
 # ---------------------------------------------------------------- one image
-
-
-def stylize_image(
-    run_path: str | os.PathLike,
-    image: str | os.PathLike,
-    styles: list[str] | str,
-    *,
-    out: str | os.PathLike | None = None,
-    device: Any = "auto",
-) -> dict[str, Any]:
-    """One image file under each of ``styles``; writes a labelled strip PNG (default RUN/figures/stylized.png).
-
-    artstyle stylize runs/sty --image photo.jpg --styles Baroque,Pop_Art,Ukiyo_e --out out.png
-    """
-    from artstyle.analysis import plots
-
-    loaded = load_stylizer(run_path, device=resolve_device(device))
-    picked = style_indices(styles, loaded.classes)
-    pixels = read_image(image, loaded.size, loaded.resize)
-    outputs = stylize_array(
-        loaded.model, pixels[None], np.array([picked]), device=resolve_device(device)
-    )  # (1, K, S, S, 3)
-    names = [loaded.classes[i] for i in picked]
-    out_path = _out_path(out, loaded.run, "stylized.png", source=image)
-    fig = plots.stylize_grid_figure(
-        pixels[None],
-        outputs,
-        [Path(image).name],
-        names,
-        title=f"{Path(image).name} in {len(names)} learned styles",
-        mark_diagonal=False,
-    )
-    plots.save_figure(fig, out_path)
-    return {"out": str(out_path), "styles": names, "outputs": outputs[0]}
-
-
-def interpolate_styles(
-    run_path: str | os.PathLike,
-    image: str | os.PathLike,
-    style_a: str,
-    style_b: str,
-    *,
-    steps: int = 5,
-    out: str | os.PathLike | None = None,
-    device: Any = "auto",
-) -> dict[str, Any]:
-    """The image decoded with (1 - t) * a + t * b for ``steps`` values of t from 0 to 1.
-
-    artstyle stylize runs/sty --image photo.jpg --interpolate Baroque,Pop_Art --steps 6 --out blend.png
-    """
-    from artstyle.analysis import plots
-
-    if not 2 <= steps <= MAX_BLEND_STEPS:
-        raise ArtstyleError(
-            f"--steps must be 2 (both ends) to {MAX_BLEND_STEPS} (columns of one figure), got {steps}"
-        )
-    device = resolve_device(device)
-    loaded = load_stylizer(run_path, device=device)
-    a, b = style_indices([style_a, style_b], loaded.classes)
-    pixels = read_image(image, loaded.size, loaded.resize)
-    table = loaded.model.styles.weight.detach().float().cpu().numpy()
-    t = np.linspace(0.0, 1.0, steps)[:, None]
-    vectors = (1 - t) * table[a] + t * table[
-        b
-    ]  # (steps, style_dim): straight line between the two embeddings
-    outputs = stylize_vectors(loaded.model, pixels, vectors, device=device)
-    names = [loaded.classes[a]] + [f"{1 - v:.2f}/{v:.2f}" for v in t[1:-1, 0]] + [loaded.classes[b]]
-    out_path = _out_path(out, loaded.run, "interpolation.png", source=image)
-    title = f"{Path(image).name}: {loaded.classes[a]} -> {loaded.classes[b]} (embedding blends)"
-    plots.save_figure(
-        plots.stylize_grid_figure(
-            pixels[None], outputs[None], [Path(image).name], names, title=title, mark_diagonal=False
-        ),
-        out_path,
-    )
-    return {
-        "out": str(out_path),
-        "styles": [loaded.classes[a], loaded.classes[b]],
-        "t": t[:, 0].tolist(),
-        "outputs": outputs,
-    }
 
 
 # ---------------------------------------------------------------- data for grids and scores
 
 
-def _load_data(loaded: LoadedStylizer, data: Any, split: str):
+def load_data(loaded: LoadedStylizer, data: Any, split: str):
     """A ClassifierData for the run's image size: given, or loaded from ``data`` (a folder) or the run's own data."""
-    from artstyle.train.classify import ClassifierData, load_classifier_data
+    from artstyle.data.dataset import ClassifierData, load_classifier_data
 
     if isinstance(data, ClassifierData):
         return data
@@ -261,7 +154,7 @@ def _load_data(loaded: LoadedStylizer, data: Any, split: str):
     return result
 
 
-def _split_arrays(data, split: str) -> tuple[np.ndarray, np.ndarray]:
+def split_arrays(data, split: str) -> tuple[np.ndarray, np.ndarray]:
     if split not in data.indices or not len(data.indices[split]):
         raise ArtstyleError(f"the data has no {split} images to stylize")
     array = data.arrays["test" if split == "test" else "train"]
@@ -288,38 +181,6 @@ def grid_arrays(
     return images[rows], outputs, styles
 
 
-def stylize_grid(
-    run_path: str | os.PathLike,
-    *,
-    data: Any = None,
-    n: int = 8,
-    split: str = "test",
-    out: str | os.PathLike | None = None,
-    device: Any = "auto",
-) -> dict[str, Any]:
-    """N images of N different styles x the same N styles; the diagonal is each image in its own style.
-
-    artstyle stylize runs/sty --grid 8 --data DATA --out grid.png
-    """
-    from artstyle.analysis import plots
-
-    if n < 2:
-        raise ArtstyleError(f"--grid must be at least 2, got {n}")
-    device = resolve_device(device)
-    loaded = load_stylizer(run_path, device=device)
-    dataset = _load_data(loaded, data, split)
-    images, labels = _split_arrays(dataset, split)
-    inputs, outputs, styles = grid_arrays(loaded.model, images, labels, n, device=device)
-    names = [loaded.classes[i] for i in styles]
-    # not GRID_FIGURE: the grid training drew on the held-out split stays the run's own
-    out_path = _out_path(out, loaded.run, f"style_grid_{split}_{n}.png")
-    title = f"{split} images (rows, first column) decoded with each learned style (columns); framed: own style"
-    plots.save_figure(
-        plots.stylize_grid_figure(inputs, outputs, names, names, title=title), out_path
-    )
-    return {"out": str(out_path), "styles": names, "outputs": outputs}
-
-
 def embedding_map_points(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """PCA of the embedding table (K, D) -> (K, 2) points and the variance share of the two components."""
     centred = table - table.mean(axis=0, keepdims=True)
@@ -330,39 +191,6 @@ def embedding_map_points(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     variance = singular**2
     explained = variance[:2] / max(variance.sum(), 1e-12)
     return points, np.pad(explained, (0, max(0, 2 - len(explained))))
-
-
-def write_stylizer_figures(
-    run: RunFolder, model, data, *, stage: str = "test", n: int = 8, device: Any = "cpu"
-) -> None:
-    """figures/style_grid.png (mismatched grid) and figures/style_embeddings.png (PCA of the learned styles)."""
-    from artstyle.analysis import plots
-
-    classes = list(data.classes)
-    if stage in data.indices and len(data.indices[stage]):
-        images, labels = _split_arrays(data, stage)
-        inputs, outputs, styles = grid_arrays(model, images, labels, n, device=device)
-        names = [classes[i] for i in styles]
-        title = (
-            f"{stage} images (rows) decoded with each learned style (columns); framed: own style"
-        )
-        plots.save_figure(
-            plots.stylize_grid_figure(inputs, outputs, names, names, title=title),
-            run.figure_path(GRID_FIGURE),
-        )
-    with torch.no_grad():
-        # the codes every modulation layer reads (table row -> MLP): what the decoder tells apart
-        codes = model.style_mlp(model.styles.weight).float().cpu().numpy()
-    points, explained = embedding_map_points(codes)
-    plots.save_figure(
-        plots.style_embedding_map(
-            points,
-            classes,
-            title="learned style embeddings (table row -> style MLP), PCA",
-            explained=explained,
-        ),
-        run.figure_path(EMBEDDING_FIGURE),
-    )
 
 
 # ---------------------------------------------------------------- scores
@@ -409,8 +237,8 @@ def score_stylizer(
 
         artstyle stylize runs/sty --score --judge runs/judge --data DATA
     """
-    from artstyle.train.autoencode import pick_spread
-    from artstyle.train.stylize_task import load_classifier_run
+    from artstyle.data.dataset import pick_spread
+    from artstyle.train.tasks.stylizer import load_classifier_run
 
     device = resolve_device(device)
     loaded = load_stylizer(run_path, device=device)
@@ -418,8 +246,8 @@ def score_stylizer(
         loaded.model = model.to(device).eval()
     _check_judge(loaded, judge_run)
     judge = load_classifier_run(judge_run, role="judge", classes=loaded.classes).to(device)
-    dataset = _load_data(loaded, data, split)
-    images, labels = _split_arrays(dataset, split)
+    dataset = load_data(loaded, data, split)
+    images, labels = split_arrays(dataset, split)
     rows = pick_spread(labels, n_images)
     images, labels = images[rows], labels[rows]
     k = len(loaded.classes)
@@ -551,17 +379,3 @@ def summary_line(metrics: dict[str, Any]) -> str:
     if metrics.get("critic_hit_rate") is not None:
         parts.append(f"critic hit rate {metrics['critic_hit_rate']:.3f}")
     return "; ".join(parts) if parts else "no scores"
-
-
-__all__ = [
-    "interpolate_styles",
-    "load_stylizer",
-    "score_run",
-    "score_stylizer",
-    "style_indices",
-    "stylize_array",
-    "stylize_grid",
-    "stylize_image",
-    "summary_line",
-    "write_stylizer_figures",
-]

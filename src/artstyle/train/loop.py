@@ -22,13 +22,10 @@ again; everything before :func:`fit` therefore must not write files.
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 import os
 import signal
-import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,9 +33,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from artstyle.config import TrainConfig, effective_lr
+from artstyle.config import TrainConfig
 from artstyle.errors import ArtstyleError
+from artstyle.progress import Progress
 from artstyle.train import runs
+from artstyle.train.engine import is_launched_child, make_fabric, resolve_precision, sync_batchnorm
+from artstyle.train.optim import EMA, Schedule, make_optimizer
 from artstyle.train.runs import RunFolder
 
 CHECKPOINT_FORMAT = 1
@@ -123,239 +123,6 @@ class FitResult:
     # "interrupt": Ctrl-C
     stopped: str | None
     images_per_second: float
-
-
-# ---------------------------------------------------------------- devices and precision
-
-
-def resolve_precision(precision: str, accelerator: str) -> str:
-    """``auto``: bf16-mixed on a CUDA GPU that supports it, otherwise 32-true (fp32 runs anywhere)."""
-    if precision != "auto":
-        return precision
-    wants_cuda = accelerator in ("auto", "cuda", "gpu")
-    if wants_cuda and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return "bf16-mixed"
-    return "32-true"
-
-
-def make_fabric(config: TrainConfig):
-    """A Fabric for the config's devices: one process, or DDP (gloo on CPU, NCCL on GPUs) on the same code."""
-    from lightning.fabric import Fabric
-
-    distributed = config.devices > 1 or config.num_nodes > 1
-    if config.accelerator in ("cuda", "gpu") and not torch.cuda.is_available():
-        raise ArtstyleError(
-            f"--accelerator {config.accelerator} asked for, but torch sees no CUDA GPU; use --accelerator cpu"
-        )
-    if config.accelerator == "auto" and config.devices > 1 and not torch.cuda.is_available():
-        accelerator = "cpu"  # several CPU processes: the DDP test path and laptops
-    else:
-        accelerator = config.accelerator
-    if accelerator in ("cuda", "gpu") or (accelerator == "auto" and torch.cuda.is_available()):
-        available = torch.cuda.device_count()
-        if config.devices > available:
-            raise ArtstyleError(
-                f"--devices {config.devices} asked for, but only {available} GPU(s) are visible"
-            )
-    try:
-        return Fabric(
-            accelerator=accelerator,
-            devices=config.devices,
-            num_nodes=config.num_nodes,
-            strategy="ddp" if distributed else "auto",
-            precision=resolve_precision(config.precision, accelerator),
-        )
-    except (
-        ValueError,
-        RuntimeError,
-    ) as exc:  # Lightning's MisconfigurationException is a ValueError
-        raise ArtstyleError(
-            f"cannot set up devices {config.devices} x nodes {config.num_nodes} on {accelerator}: {exc}"
-        ) from exc
-
-
-def is_launched_child() -> bool:
-    """True in a DDP rank that Fabric's launcher started (it re-runs the command line)."""
-    return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
-
-
-# How long a finished gloo rank waits for the others at the end of a command. Rank 0 may
-# still be writing figures or LoRA samples; a rank that failed or exited closes its sockets,
-# which ends the wait at once, so the limit only bounds a peer that is alive but stuck.
-END_BARRIER_SECONDS = 30 * 60
-
-
-def end_distributed(*, ok: bool) -> None:
-    """Tear down this process's DDP process group, if a command started one.
-
-    A gloo group left for interpreter exit can abort a rank ("terminate called
-    without an active exception") while its peer closes the sockets, which
-    fails a run that had finished. After a command that succeeded, a gloo rank
-    waits for the others (``END_BARRIER_SECONDS``), then every rank destroys
-    its group; after a failure it only destroys its own, without waiting for
-    peers that may never arrive.
-    """
-    dist = sys.modules.get("torch.distributed")  # never imported: nothing to end
-    if dist is None or not (dist.is_available() and dist.is_initialized()):
-        return
-    if ok and dist.get_backend() == "gloo":
-        import datetime
-
-        with contextlib.suppress(RuntimeError):  # a peer that failed or left: nothing to wait for
-            dist.monitored_barrier(timeout=datetime.timedelta(seconds=END_BARRIER_SECONDS))
-    dist.destroy_process_group()
-
-
-class GlobalBatchNorm2d(nn.BatchNorm2d):
-    """BatchNorm2d whose training statistics cover the batches of every DDP process.
-
-    Each process sums its channel values and squares; one differentiable
-    all-reduce (``torch.distributed.nn``, which gloo serves on CPU as NCCL does
-    on GPU) makes them global, so N processes of batch B normalise exactly as
-    one process of batch N x B. torch's ``nn.SyncBatchNorm`` does the same
-    but refuses CPU tensors. Same parameters and buffers as ``nn.BatchNorm2d``:
-    weights move between the two freely. Outside DDP, in eval mode, or without
-    running statistics it is a plain BatchNorm2d.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        import torch.distributed as dist
-
-        if (
-            not self.training
-            or not (dist.is_available() and dist.is_initialized())
-            or dist.get_world_size() == 1
-        ):
-            return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
-        channels = x.shape[1]
-        values = x.float()
-        count = torch.full((1,), values.numel() / channels, device=x.device)
-        sums = torch.cat([values.sum(dim=(0, 2, 3)), values.square().sum(dim=(0, 2, 3)), count])
-        with warnings.catch_warnings():
-            # torch marks it deprecated, pointing to a private module; the warning, printed
-            # by every rank, tells a user of --sync-batchnorm nothing they can act on
-            warnings.simplefilter("ignore", FutureWarning)
-            sums = all_reduce(sums)  # (2C + 1,) summed over processes; gradients flow back to each
-        n = sums[-1]
-        mean = sums[:channels] / n
-        var = (sums[channels : 2 * channels] / n - mean.square()).clamp_min(0.0)
-        if self.track_running_stats and self.running_mean is not None:
-            with torch.no_grad():
-                self.num_batches_tracked.add_(1)
-                momentum = (
-                    self.momentum
-                    if self.momentum is not None
-                    else 1.0 / float(self.num_batches_tracked)
-                )
-                unbiased = var * n / (n - 1).clamp_min(1.0)
-                self.running_mean.lerp_(mean.to(self.running_mean.dtype), momentum)
-                self.running_var.lerp_(unbiased.to(self.running_var.dtype), momentum)
-        scale = torch.rsqrt(var + self.eps)
-        if self.affine:
-            shift = self.bias - mean * scale * self.weight
-            scale = scale * self.weight
-        else:
-            shift = -mean * scale
-        y = values * scale.view(1, -1, 1, 1) + shift.view(1, -1, 1, 1)
-        return y.to(x.dtype)
-
-
-def sync_batchnorm(model: nn.Module) -> int:
-    """Turn every ``nn.BatchNorm2d`` of ``model`` into a :class:`GlobalBatchNorm2d` in place.
-
-    Parameters and buffers stay the same tensors; returns how many were turned.
-    """
-    turned = 0
-    for module in model.modules():
-        if type(module) is nn.BatchNorm2d:
-            module.__class__ = GlobalBatchNorm2d
-            turned += 1
-    return turned
-
-
-# ---------------------------------------------------------------- optimiser, schedule, EMA
-
-
-def make_optimizer(
-    model: nn.Module, config: TrainConfig, world_size: int = 1
-) -> torch.optim.Optimizer:
-    """AdamW or SGD+Nesterov; no weight decay on biases and normalisation scales (1-D tensors).
-
-    The learning rate follows the batch-size rule of ``config.lr_scaling``
-    (:func:`artstyle.config.effective_lr`).
-    """
-    lr = effective_lr(config, world_size)
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    groups = [
-        {"params": decay, "weight_decay": config.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.99))
-
-
-@dataclass
-class Schedule:
-    """Learning-rate factor per optimiser step; ``total_steps`` may shrink to fit a time budget."""
-
-    kind: str
-    total_steps: int
-    warmup_steps: int
-
-    def __call__(self, step: int) -> float:
-        warmup = min(self.warmup_steps, max(self.total_steps - 1, 0))
-        if step < warmup:
-            # one-cycle starts at lr/25 like Smith & Topin 2019; the others ramp from ~0
-            start = 1.0 / 25.0 if self.kind == "onecycle" else 0.0
-            return start + (1.0 - start) * (step + 1) / warmup
-        if self.kind == "constant":
-            return 1.0
-        progress = min(1.0, (step - warmup) / max(1, self.total_steps - warmup))
-        if self.kind == "onecycle":
-            # linear decay to zero after the peak (the triangular one-cycle of Smith & Topin 2019)
-            return max(0.0, 1.0 - progress)
-        return 0.5 * (1.0 + math.cos(math.pi * progress))  # cosine (Loshchilov & Hutter 2017)
-
-
-class EMA:
-    """Exponential moving average of a model's weights (Polyak averaging).
-
-    The decay ramps up as (1 + n) / (10 + n) so the first averages are not
-    dominated by the random initial weights (TensorFlow's
-    ExponentialMovingAverage with num_updates). Buffers (BatchNorm
-    statistics) are copied, not averaged.
-    """
-
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.source = (
-            model  # the trained model (not a DDP wrapper): same parameter order as the copy
-        )
-        self.model = copy.deepcopy(model).eval()
-        for parameter in self.model.parameters():
-            parameter.requires_grad_(False)
-        self.decay = decay
-        self.n_updates = 0
-
-    @torch.no_grad()
-    def update(self) -> None:
-        self.n_updates += 1
-        decay = min(self.decay, (1 + self.n_updates) / (10 + self.n_updates))
-        ema_params = list(self.model.parameters())
-        params = [p.detach() for p in self.source.parameters()]
-        torch._foreach_lerp_(ema_params, params, 1.0 - decay)
-        for ema_buffer, buffer in zip(self.model.buffers(), self.source.buffers(), strict=True):
-            ema_buffer.copy_(buffer)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "n_updates": self.n_updates}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.n_updates = int(state["n_updates"])
 
 
 # ---------------------------------------------------------------- sharding and evaluation
@@ -568,65 +335,6 @@ class StopRequests:
 # ---------------------------------------------------------------- progress display
 
 
-class Progress:
-    """A rich progress bar with loss, accuracy and images/s on rank 0; nothing elsewhere."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._bar = None
-        self._task = None
-
-    def __enter__(self) -> Progress:
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-            from rich.progress import Progress as RichProgress
-
-            self._bar = RichProgress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[info]}"),
-                transient=True,
-            )
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-
-    def start_epoch(self, description: str, total: int, completed: int) -> None:
-        if self._bar is None:
-            return
-        if self._task is not None:
-            self._bar.remove_task(self._task)
-        self._task = self._bar.add_task(description, total=total, completed=completed, info="")
-
-    def advance(self, info: str | None) -> None:
-        if self._bar is None:
-            return
-        if info is None:
-            self._bar.update(self._task, advance=1)
-        else:
-            self._bar.update(self._task, advance=1, info=info)
-
-    def print(self, text: str) -> None:
-        if self._bar is not None:
-            self._bar.console.print(text, highlight=False, soft_wrap=True)
-        else:
-            from rich.console import Console
-
-            Console(stderr=True).print(text, highlight=False, soft_wrap=True)
-
-
 _SHORT = {"accuracy": "acc", "balanced_accuracy": "bal-acc"}
 
 
@@ -780,7 +488,7 @@ def fit(
 
     with (
         StopRequests(deadline) as stop,
-        Progress(is_zero and config.progress and not quiet) as progress,
+        Progress(is_zero and config.progress and not quiet, stderr=False) as progress,
     ):
         try:
             while state.epoch < state.planned_epochs:
@@ -921,7 +629,7 @@ def train_one_epoch(
     bounds = batch_slices(len(indices), config.batch_size)
     totals = task.zero_stats("train", fabric.device)
     generator = torch.Generator(device=fabric.device)
-    progress.start_epoch(
+    progress.start(
         f"epoch {state.epoch + 1}/{state.planned_epochs}", len(bounds), state.batch_in_epoch
     )
     # in DDP the stop flag is a collective: poll it every few steps, on every rank at the same steps
@@ -957,7 +665,7 @@ def train_one_epoch(
             )  # this rank's share so far: a display, not a result
             shown = {key: running[key] for key in ("loss", "accuracy") if key in running}
             info = f"{format_metrics(shown)}  {_rate(state):.0f} img/s"
-        progress.advance(info)
+        progress.advance(1, info)
         if stop_code != StopRequests.NONE:
             break
     completed = state.batch_in_epoch >= len(bounds)

@@ -29,13 +29,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from artstyle.config import config_to_yaml, read_config_file, validate_config
+from artstyle.config import TrainConfig, config_to_yaml, read_config_file, validate_config
+from artstyle.data.dataset import ClassifierData, load_classifier_data
 from artstyle.errors import ArtstyleError
 from artstyle.io import atomic_path, read_json, write_json, write_text
+from artstyle.train.engine import is_launched_child
 
 CONFIG_FILE = "config.yaml"
 CLASSES_FILE = "classes.json"
@@ -542,3 +544,61 @@ def _parse_cell(value: str | None) -> Any:
         return float(value)
     except ValueError:
         return value
+
+
+RunConfig = TypeVar("RunConfig", bound=TrainConfig)
+
+
+def new_run_folder(config: TrainConfig) -> RunFolder:
+    """The run folder ``config.out`` of a new training run, refused when it already holds a run.
+
+    A DDP child re-runs the command after rank 0 has started writing the
+    folder: only rank 0 checks it.
+    """
+    if config.out is None:
+        raise ArtstyleError("no run folder given; pass --out RUN")
+    if is_launched_child():
+        return RunFolder(Path(config.out).expanduser())
+    return check_new_run(config.out)
+
+
+def resumed_config(
+    run_path: str | os.PathLike,
+    model: type[RunConfig],
+    task: str,
+    resumable: frozenset[str],
+    overrides: dict[str, Any] | None,
+) -> tuple[RunFolder, RunConfig]:
+    """The run at ``run_path`` and its saved config with the ``resumable`` keys of ``overrides`` applied."""
+    from artstyle.config import validate_config
+
+    run = open_run(run_path)  # no checkpoint yet (killed in its first epoch): fit starts it over
+    config = read_config(run, model, task=task)
+    overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
+    refused = sorted(set(overrides) - resumable)
+    if refused:
+        raise ArtstyleError(
+            f"--resume keeps the run's training settings; {', '.join(refused)} cannot change "
+            f"(allowed: {', '.join(sorted(resumable))}); start a new run to change them"
+        )
+    return run, validate_config(model, {**config.model_dump(), **overrides}, "the command line")
+
+
+def load_run_data(
+    config: TrainConfig,
+    *,
+    quiet: bool,
+    run: RunFolder | None = None,
+    min_styles: int = 2,
+    purpose: str = "a classifier",
+) -> ClassifierData:
+    """The images of ``config.data`` for training; checked against ``run``'s styles when resuming it."""
+    data = load_classifier_data(
+        config,
+        progress=config.progress and not quiet and not is_launched_child(),
+        min_styles=min_styles,
+        purpose=purpose,
+    )
+    if run is not None:
+        check_classes(read_classes(run), data.classes, run_path=run.path, data_path=config.data)
+    return data

@@ -41,41 +41,18 @@ from torch import nn
 
 from artstyle.config import StylizerConfig
 from artstyle.data.batches import shared_rand, to_unit
+from artstyle.data.dataset import ClassifierData
 from artstyle.errors import ArtstyleError
 from artstyle.models.autoencoder import psnr, ssim
 from artstyle.models.stylizer import RandomFeatures, gram_matrix
 from artstyle.train import runs
-from artstyle.train.classify import (
-    ClassifierData,
-    load_run_data,
-    new_run_folder,
-    resumed_config,
-)
-from artstyle.train.loop import (
-    StepOutput,
-    eval_batch_size,
-    fit_and_evaluate,
-    require_training_images,
-    run_summary,
-)
-from artstyle.train.runs import RunFolder
+from artstyle.train.loop import StepOutput, eval_batch_size
+from artstyle.train.tasks import base
+from artstyle.train.tasks.base import TaskSpec
 
 TASK = "stylizer"
-# keys that may change when a run is resumed: budget, display, where things are and how the end is scored
-RESUMABLE_KEYS = frozenset(
-    {
-        "max_minutes",
-        "progress",
-        "workers",
-        "cache_dir",
-        "data",
-        "accelerator",
-        "eval_batch_size",
-        "judge",
-        "score_images",
-        "n_grid",
-    }
-)
+# a stylizer may also change how its end is scored
+RESUMABLE_KEYS = base.RESUMABLE_KEYS | {"judge", "score_images", "n_grid"}
 
 
 # ---------------------------------------------------------------- frozen helper networks
@@ -542,34 +519,7 @@ def build_stylizer(config: StylizerConfig, n_styles: int):
 # ---------------------------------------------------------------- training
 
 
-def train_stylizer(
-    config: StylizerConfig, *, data: ClassifierData | None = None, quiet: bool = False
-) -> dict[str, Any] | None:
-    """Train a stylizer into ``config.out``; returns metrics.json's content (None on DDP ranks other than 0).
-
-    artstyle train stylizer --data DATA --out runs/sty --critic runs/critic --judge runs/judge
-    """
-    run = new_run_folder(config)
-    _check_helper_runs(config)
-    if data is None:
-        data = load_run_data(config, quiet=quiet, purpose="the stylizer")
-    return _train(config, run, data, resume=False, quiet=quiet)
-
-
-def resume_stylizer(
-    run_path: str | os.PathLike, *, overrides: dict[str, Any] | None = None, quiet: bool = False
-) -> dict[str, Any] | None:
-    """Continue ``run_path`` from checkpoints/last.ckpt with the same optimizer, schedule, step and RNG.
-
-    artstyle train stylizer --resume runs/sty --max-minutes 10
-    """
-    run, config = resumed_config(run_path, StylizerConfig, TASK, RESUMABLE_KEYS, overrides)
-    _check_helper_runs(config)
-    data = load_run_data(config, quiet=quiet, run=run, purpose="the stylizer")
-    return _train(config, run, data, resume=True, quiet=quiet)
-
-
-def _check_helper_runs(config: StylizerConfig) -> None:
+def check_helper_runs(config: StylizerConfig) -> None:
     """Refuse a judge that is the critic: a score from the network the stylizer was trained to please proves little."""
     if config.critic is not None and config.judge is not None:
         if Path(config.critic).expanduser().resolve() == Path(config.judge).expanduser().resolve():
@@ -582,97 +532,6 @@ def _check_helper_runs(config: StylizerConfig) -> None:
             runs.open_run(path)
 
 
-def _train(
-    config: StylizerConfig, run: RunFolder, data: ClassifierData, *, resume: bool, quiet: bool
-) -> dict[str, Any] | None:
-    require_training_images(data)
-    if len(data.classes) < 2:
-        raise ArtstyleError("a stylizer needs at least 2 styles in train")
-    build_stylizer(
-        config, len(data.classes)
-    )  # a bad size/architecture is refused before training starts
-    critic = None
-    if config.critic is not None:
-        critic = load_classifier_run(config.critic, role="critic", classes=data.classes)
-    if config.judge is not None:  # refused now, not after the whole training run
-        load_classifier_run(config.judge, role="judge", classes=data.classes)
-    init_table = None
-    # a resume without a checkpoint starts over from step 0 (fit), and so needs the table too
-    if config.init_styles is not None and not (resume and run.checkpoint_path.is_file()):
-        train_rows = data.indices["train"]
-        images = np.asarray(data.arrays["train"].images)[train_rows]
-        means = style_means_from_run(
-            config.init_styles, images, data.stage_labels("train"), len(data.classes)
-        )
-        style_dim = build_stylizer(config, len(data.classes)).config.style_dim
-        init_table = embeddings_from_means(means, style_dim)
-    task = StylizerTask(config, data, critic=critic, init_table=init_table)
-    finished = fit_and_evaluate(task, config, run, data, resume=resume, quiet=quiet)
-    if finished is None:
-        return None
-    result, stage, totals = finished.result, finished.stage, finished.totals
-    summary = task.summarize(totals, stage)
-    metrics: dict[str, Any] = {
-        "chance": 1.0 / len(data.classes),
-        "own_style_ssim": summary["own_ssim"],
-        "own_style_psnr": summary["own_psnr"],
-        "content_ssim": summary["content_ssim"],
-        **({"critic_hit_rate": summary["critic_hit_rate"]} if "critic_hit_rate" in summary else {}),
-        "split": stage,
-        "architecture": config.model,
-        "critic": str(config.critic) if config.critic else None,
-        "critic_size": critic.size if critic is not None else None,
-        "size": config.size,
-        "style_features": task.feature_source,
-        "init_styles": str(config.init_styles) if config.init_styles else None,
-        **run_summary(config, data, result, best_key="best_val_loss"),
-    }
-    runs.write_metrics(run, metrics)
-    if result.state.history:
-        from artstyle.analysis import plots
-
-        plots.save_figure(
-            plots.stylizer_curves(result.state.history), run.figure_path("training_curves.png")
-        )
-
-    from artstyle.generate import stylize
-
-    device = result.fabric.device
-    stylize.write_stylizer_figures(
-        run, result.model, data, stage=stage, n=config.n_grid, device=device
-    )
-    if config.judge is not None:
-        metrics = stylize.score_stylizer(
-            run.path,
-            config.judge,
-            data=data,
-            split=stage,
-            n_images=config.score_images,
-            device=device,
-            model=result.model,
-        )
-    else:
-        metrics["style_hit_rate"] = None
-        metrics["style_hit_rate_note"] = (
-            "no --judge given: score with artstyle stylize RUN --score --judge CLASSIFIER_RUN"
-        )
-        runs.write_metrics(run, metrics)
-    if not quiet:
-        from rich.console import Console
-
-        Console(stderr=True).print(
-            stylize.summary_line(metrics) + f"; wrote {run.path}", highlight=False
-        )
-    return metrics
-
-
-__all__ = [
-    "FrozenClassifier",
-    "StylizerTask",
-    "build_stylizer",
-    "embeddings_from_means",
-    "load_classifier_run",
-    "resume_stylizer",
-    "style_means_from_run",
-    "train_stylizer",
-]
+SPEC = TaskSpec(
+    TASK, StylizerConfig, RESUMABLE_KEYS, purpose="the stylizer", check=check_helper_runs
+)

@@ -8,7 +8,7 @@ model goes through. Nothing is downloaded: the tokenizer's vocabulary is the
 end-of-word suffix) plus the two special tokens, with no merges, so every
 text still tokenizes (one token per byte).
 
-    python -c "from artstyle.generate.tiny_pipeline import build_tiny_pipeline; print(build_tiny_pipeline('/tmp/tiny-sd'))"
+    python -c "from artstyle.generate.lora.tiny_pipeline import build_tiny_pipeline; print(build_tiny_pipeline('/tmp/tiny-sd'))"
 
 The same builder writes the real SD 1.5 and 2.1 architectures with random
 weights (``build_random_pipeline(folder, architecture="sd15")``) for
@@ -49,6 +49,16 @@ def tiny_vocab() -> dict[str, int]:
     return {token: i for i, token in enumerate(tokens)}
 
 
+# The UNet and VAE blocks of both real architectures (SD 1.5 and 2.1 differ in size, attention
+# and text encoder, not in these).
+_SD_UNET_BLOCKS: dict[str, Any] = {
+    "block_out_channels": (320, 640, 1280, 1280),
+    "layers_per_block": 2,
+    "down_block_types": ("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+    "up_block_types": ("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+}
+_SD_VAE_BLOCKS: dict[str, Any] = {"block_out_channels": (128, 256, 512, 512), "layers_per_block": 2}
+
 # Model shapes. "tiny" is for tests; "sd15" and "sd2" are the real architectures (Stable Diffusion
 # v1.5 and v2.1-768-v) with random weights, so that memory and speed can be measured without a download.
 ARCHITECTURES: dict[str, dict[str, Any]] = {
@@ -74,18 +84,11 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     "sd15": {
         "unet": {
             "sample_size": 64,
-            "block_out_channels": (320, 640, 1280, 1280),
-            "layers_per_block": 2,
-            "down_block_types": ("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-            "up_block_types": ("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+            **_SD_UNET_BLOCKS,
             "cross_attention_dim": 768,
             "attention_head_dim": 8,
         },
-        "vae": {
-            "block_out_channels": (128, 256, 512, 512),
-            "layers_per_block": 2,
-            "sample_size": 512,
-        },
+        "vae": {**_SD_VAE_BLOCKS, "sample_size": 512},
         "text": {
             "hidden_size": 768,
             "intermediate_size": 3072,
@@ -99,20 +102,13 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     "sd2": {
         "unet": {
             "sample_size": 96,
-            "block_out_channels": (320, 640, 1280, 1280),
-            "layers_per_block": 2,
-            "down_block_types": ("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-            "up_block_types": ("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+            **_SD_UNET_BLOCKS,
             "cross_attention_dim": 1024,
             "attention_head_dim": (5, 10, 20, 20),
             "use_linear_projection": True,
             "upcast_attention": True,
         },
-        "vae": {
-            "block_out_channels": (128, 256, 512, 512),
-            "layers_per_block": 2,
-            "sample_size": 768,
-        },
+        "vae": {**_SD_VAE_BLOCKS, "sample_size": 768},
         "text": {
             "hidden_size": 1024,
             "intermediate_size": 4096,
@@ -140,13 +136,10 @@ def build_random_pipeline(
     into fp32 models as real fp16 downloads do).
     """
     import torch
-    from diffusers import (
-        AutoencoderKL,
-        PNDMScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
+    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    from artstyle.generate.lora.base_model import assemble_pipeline
 
     if architecture not in ARCHITECTURES:
         raise ValueError(
@@ -199,15 +192,14 @@ def build_random_pipeline(
         steps_offset=1,
         prediction_type=spec["prediction_type"],
     )
-    pipeline = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
+    pipeline = assemble_pipeline(
+        {
+            "vae": vae,
+            "text_encoder": text_encoder,
+            "tokenizer": tokenizer,
+            "unet": unet,
+            "scheduler": scheduler,
+        }
     )
     if dtype != "float32":
         pipeline.to(getattr(torch, dtype))

@@ -7,7 +7,7 @@ image (the course test split lacks Action_painting) is reported in
 ``styles_absent_from_test`` and left out of the class averages: counting it
 as a zero-recall class would punish the model for the data.
 
-    python -c "from artstyle.analysis.metrics import classification_metrics as m; print(m([0,1,1],[0,1,0],['a','b'])['balanced_accuracy'])"
+    python -c "from artstyle.metrics import classification_metrics as m; print(m([0,1,1],[0,1,0],['a','b'])['balanced_accuracy'])"
 """
 
 from __future__ import annotations

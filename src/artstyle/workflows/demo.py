@@ -307,14 +307,14 @@ def _classifier_config(data: Path, out: Path, plan: DemoPlan, seed: int, **extra
 
 
 def _classifier(data: Path, out: Path, plan: DemoPlan, seed: int) -> None:
-    from artstyle.train.classify import train_classifier
+    from artstyle.workflows.train import train
 
-    train_classifier(_classifier_config(data, out, plan, seed), quiet=True)
+    train(_classifier_config(data, out, plan, seed), quiet=True)
 
 
 def _balance(data: Path, out: Path, plan: DemoPlan, seed: int) -> None:
     from artstyle.config import CompareBalanceConfig
-    from artstyle.train.classify import compare_balance
+    from artstyle.workflows.compare import compare_balance
 
     base = _classifier_config(
         data, out, plan, seed, epochs=plan.balance_epochs, max_minutes=plan.balance_minutes
@@ -325,7 +325,7 @@ def _balance(data: Path, out: Path, plan: DemoPlan, seed: int) -> None:
 
 def _autoencoder(data: Path, out: Path, plan: DemoPlan, seed: int) -> None:
     from artstyle.config import AutoencoderConfig
-    from artstyle.train.autoencode import train_autoencoder
+    from artstyle.workflows.train import train
 
     config = AutoencoderConfig(
         data=data,
@@ -336,7 +336,7 @@ def _autoencoder(data: Path, out: Path, plan: DemoPlan, seed: int) -> None:
         seed=seed,
         progress=False,
     )
-    train_autoencoder(config, quiet=True)
+    train(config, quiet=True)
 
 
 def _representations(data: Path, runs: Path, plan: DemoPlan, seed: int) -> None:
@@ -362,7 +362,7 @@ def _representations(data: Path, runs: Path, plan: DemoPlan, seed: int) -> None:
 
 def _stylizer(data: Path, runs: Path, plan: DemoPlan, seed: int) -> None:
     from artstyle.config import StylizerConfig
-    from artstyle.train.stylize_task import train_stylizer
+    from artstyle.workflows.train import train
 
     # the critic steers training; the judge that scores style hits is a different classifier
     critic = _best_balance_run(runs / "balance")
@@ -377,7 +377,7 @@ def _stylizer(data: Path, runs: Path, plan: DemoPlan, seed: int) -> None:
         seed=seed,
         progress=False,
     )
-    train_stylizer(config, quiet=True)
+    train(config, quiet=True)
 
 
 def _best_balance_run(folder: Path) -> Path | None:
@@ -395,13 +395,13 @@ def _best_balance_run(folder: Path) -> Path | None:
 
 
 def _lora(base_model: str | os.PathLike, data: Path, out: Path) -> None:
-    from artstyle.generate.lora import lora_demo_step
+    from artstyle.workflows.lora import lora_demo_step
 
     lora_demo_step(base_model, data, out, progress=False)
 
 
 def _report(out: Path, report: Path) -> None:
-    from artstyle.report.html import build_report
+    from artstyle.report import build_report
 
     build_report(
         [out / "data", out / "runs"], out=report, markdown=out / "report.md", title="artstyle demo"

@@ -1,0 +1,231 @@
+"""`artstyle embed`, `cluster` and `compare-representations`: do styles cluster?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from artstyle.cli.app import (
+    OVERRIDES,
+    ConfigOpt,
+    DataOpt,
+    SeedOpt,
+    app,
+    console,
+    err_console,
+    merge_overrides,
+)
+from artstyle.errors import ArtstyleError
+from artstyle.text import plural
+
+SourceArg = Annotated[
+    str,
+    typer.Argument(
+        help="A run folder (autoencoder or classifier), the word 'pixels' (raw-pixel baseline), or an .npz from `embed`."
+    ),
+]
+
+
+SplitOpt = Annotated[str | None, typer.Option("--split", help="train | test (default: test)")]
+
+
+def _cluster_config(ctx: typer.Context, config_file: Path | None, typed: dict[str, Any]):
+    from artstyle.config import ClusterConfig, load_config
+
+    return load_config(ClusterConfig, config_file, merge_overrides(ctx, typed))
+
+
+@app.command("embed", context_settings=OVERRIDES)
+def embed_command(
+    ctx: typer.Context,
+    source: SourceArg,
+    out: Annotated[Path, typer.Option("--out", help="The .npz file to write.")],
+    data: DataOpt = None,
+    split: SplitOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """One vector per image: an autoencoder's latent, a classifier's features, or raw pixels.
+
+    Writes an .npz (vectors, rels, styles, artists, classes, kind) readable with
+    numpy.load(allow_pickle=False). Raw pixels: each image cached at
+    --pixel-size px, area-averaged to --pixel-side px.
+
+    Example: artstyle embed runs/ae --data DATA --split test --out ae_test.npz
+    """
+    from artstyle.analysis.embed import embed, save_embeddings
+
+    if source.endswith(".npz"):
+        raise ArtstyleError(
+            f"{source} is already an embedding file; embed a run folder or 'pixels'"
+        )
+    settings = _cluster_config(ctx, config, {"data": data, "split": split})
+    table = embed(source, settings)
+    save_embeddings(table, out)
+    console.print(
+        f"wrote {out}: {len(table.rels)} {table.kind} vectors of {table.vectors.shape[1]} values "
+        f"({table.split} split of {table.data}, {plural(len(set(table.styles)), 'style')})",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
+
+
+@app.command("cluster", context_settings=OVERRIDES)
+def cluster_command(
+    ctx: typer.Context,
+    source: SourceArg,
+    data: DataOpt = None,
+    split: SplitOpt = None,
+    method: Annotated[
+        str | None, typer.Option("--method", help="kmeans | gmm | agglomerative | hdbscan")
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", help="Clusters (default: the number of styles).")
+    ] = None,
+    projection: Annotated[
+        str | None,
+        typer.Option(
+            "--projection",
+            "--projections",
+            help="2-D views, comma-separated: pca,tsne,umap (default pca,tsne).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Folder for cluster.json and figures/ (default: RUN/cluster-SPLIT)."
+        ),
+    ] = None,
+    max_points: Annotated[
+        int | None,
+        typer.Option("--max-points", help="2-D views subsample (seeded) beyond this many points."),
+    ] = None,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Do styles cluster? StandardScaler -> PCA -> clustering, scored against the style labels.
+
+    Writes DIR/cluster.json (NMI, ARI, homogeneity, completeness, purity,
+    silhouette, scores vs k, clusters with their top styles) and
+    DIR/figures/: contingency.png, k_sweep.png, embedding_<projection>.png
+    (points coloured and shaped by style beside the same points coloured by
+    cluster) and cluster_images.png (most central images per cluster).
+    Every key of the cluster config is also accepted as --key value
+    (e.g. --pca-components 20 --sweep 2,4,8,16 --perplexity 50 --threads 1).
+
+    Example: artstyle cluster runs/ae --data DATA --method kmeans --projection pca,tsne
+    """
+    from artstyle.analysis.cluster import cluster_source
+
+    settings = _cluster_config(
+        ctx,
+        config,
+        {
+            "data": data,
+            "split": split,
+            "method": method,
+            "k": k,
+            "projections": projection,
+            "max_points": max_points,
+            "seed": seed,
+        },
+    )
+    result = cluster_source(
+        source,
+        settings,
+        out=out,
+        log=lambda text: err_console.print(text, highlight=False, markup=False),
+    )
+    report = result.report
+    table = Table(
+        title=f"{report['kind']}: {report['n_points']} images, {report['method']} k={report['k']}"
+    )
+    table.add_column("score")
+    table.add_column("value", justify="right")
+    for key, value in report["scores"].items():
+        table.add_row(key, "n/a" if value is None else f"{value:.3f}")
+    console.print(table)
+    console.print(report["verdict"], highlight=False, markup=False)
+    console.print(
+        f"wrote {report['out']}/cluster.json and {len(report.get('figures', []))} figures",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
+
+
+@app.command("compare-representations", context_settings=OVERRIDES)
+def compare_representations_command(
+    ctx: typer.Context,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Folder for representations.md/.json and per-representation figures."
+        ),
+    ],
+    data: DataOpt = None,
+    autoencoder: Annotated[
+        Path | None, typer.Option("--autoencoder", help="An autoencoder run folder.")
+    ] = None,
+    classifier: Annotated[
+        Path | None, typer.Option("--classifier", help="A classifier run folder.")
+    ] = None,
+    split: SplitOpt = None,
+    method: Annotated[
+        str | None, typer.Option("--method", help="kmeans | gmm | agglomerative | hdbscan")
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", help="Clusters (default: the number of styles).")
+    ] = None,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Which representation groups styles best? Raw pixels vs autoencoder latent vs classifier features.
+
+    The same images (the --split of DATA) and the same clustering for each;
+    scores averaged over --n-seeds seeds. Writes DIR/representations.md and
+    .json (the table plus one sentence naming the best and by how much),
+    DIR/figures/representations.png and DIR/<representation>/ (the figures
+    `artstyle cluster` makes). Every key of the cluster config is also
+    accepted as --key value (e.g. --n-seeds 5 --pixel-side 8 --projections pca).
+
+    Example: artstyle compare-representations --data DATA --autoencoder runs/ae --classifier runs/clf --out runs/compare
+    """
+    from artstyle.analysis.cluster import compare_sources
+
+    settings = _cluster_config(
+        ctx, config, {"data": data, "split": split, "method": method, "k": k, "seed": seed}
+    )
+    result = compare_sources(
+        settings,
+        out=out,
+        autoencoder=autoencoder,
+        classifier=classifier,
+        log=lambda text: err_console.print(text, highlight=False, markup=False),
+    )
+    table = Table(
+        title=f"{result['n_points']} images, {plural(result['n_styles'], 'style')}, {result['method']}"
+        + (f" k={result['k']}" if result["k"] is not None else " (k found per representation)")
+    )
+    for column in ("representation", "dim", "NMI", "ARI", "purity", "silhouette", "chance NMI"):
+        table.add_column(column, justify="left" if column == "representation" else "right")
+    for row in result["rows"]:
+        table.add_row(
+            row["representation"],
+            str(row["dim"]),
+            *[
+                "n/a" if row[key] is None else f"{row[key]:.3f}"
+                for key in ("nmi", "ari", "purity", "silhouette", "nmi_chance")
+            ],
+        )
+    console.print(table)
+    console.print(result["answer"], highlight=False, soft_wrap=True, markup=False)
+    console.print(
+        f"wrote {out}/representations.md and representations.json",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )

@@ -1,0 +1,161 @@
+"""The Typer app, its sub-apps and consoles, and the options every command shares."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from artstyle.errors import ArtstyleError
+
+app = typer.Typer(
+    name="artstyle",
+    help="Audit, balance, classify, cluster, stylize and LoRA-paint WikiArt-style collections.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Look at and prepare a data set.", no_args_is_help=True)
+train_app = typer.Typer(help="Train a model into a run folder.", no_args_is_help=True)
+lora_app = typer.Typer(
+    help="LoRA fine-tuning of a local text-to-image model.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+app.add_typer(train_app, name="train")
+app.add_typer(lora_app, name="lora")
+
+console = Console()
+err_console = Console(stderr=True)
+
+# Commands that take free ``--key value`` overrides for their config.
+OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+DataArg = Annotated[
+    Path,
+    typer.Argument(
+        help="Data folder (train/ and test/ of style folders), ArtGAN release or parquet."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+TestFractionOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--test-fraction", help="Hold out this share of each style when the data has no test split."
+    ),
+]
+
+
+def parse_overrides(args: list[str]) -> dict[str, Any]:
+    """``--key value`` / ``--key=value`` / ``--flag`` pairs into a dict (values left as text).
+
+    Dashes in keys become underscores; pydantic converts the values to each field's type.
+    """
+    overrides: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--") or len(token) < 3:
+            raise ArtstyleError(f"unexpected argument {token!r}; options are written --key value")
+        key, eq, value = token[2:].partition("=")
+        key = key.replace("-", "_")
+        if not eq:
+            if i + 1 < len(args) and not args[i + 1].startswith("--"):
+                value = args[i + 1]
+                i += 1
+            else:
+                value = "true"
+        overrides[key] = value
+        i += 1
+    return overrides
+
+
+def print_json(obj: Any) -> None:
+    from artstyle.io import json_text
+
+    sys.stdout.write(json_text(obj) + "\n")
+
+
+RunArg = Annotated[Path, typer.Argument(help="A run folder written by a training command.")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML or YAML file of config keys (below the command line)."),
+]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", help="Data folder (train/ and test/ of style folders), ArtGAN release or parquet."
+    ),
+]
+SizeOpt = Annotated[int | None, typer.Option("--size", help="Image side in pixels after resizing.")]
+EpochsOpt = Annotated[int | None, typer.Option("--epochs", help="Training epochs.")]
+MinutesOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-minutes", help="Wall-clock budget; stops cleanly, keeps best and last weights."
+    ),
+]
+BalanceOpt = Annotated[
+    str | None, typer.Option("--balance", help="none | weights | resample | sampler | logit-adjust")
+]
+DevicesOpt = Annotated[
+    int | None, typer.Option("--devices", help="Processes/GPUs per node; > 1 runs DDP.")
+]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", help="The one seed every random choice derives from.")
+]
+RunOutOpt = Annotated[Path | None, typer.Option("--out", help="Run folder to create.")]
+ResumeOpt = Annotated[
+    Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")
+]
+
+
+def merge_overrides(ctx: typer.Context, typed: dict[str, Any]) -> dict[str, Any]:
+    """Typed options (when given) plus the free ``--key value`` pairs; a key given twice is refused."""
+    free = parse_overrides(ctx.args)
+    given = {key: value for key, value in typed.items() if value is not None}
+    twice = sorted(set(free) & set(given))
+    if twice:
+        raise ArtstyleError(
+            f"option(s) given twice: {', '.join('--' + k.replace('_', '-') for k in twice)}"
+        )
+    return {**given, **free}
+
+
+CriticOpt = Annotated[
+    Path | None,
+    typer.Option("--critic", help="Classifier run used as a frozen critic while training."),
+]
+JudgeOpt = Annotated[
+    Path | None,
+    typer.Option("--judge", help="A different classifier run that scores the style-hit rate."),
+]
+
+
+def train_or_resume(
+    ctx: typer.Context,
+    options: dict[str, Any],
+    *,
+    task: str,
+    model: type,
+    train: Callable[[Any], Any],
+    resume: Callable[..., Any],
+) -> tuple[Any, Path | None]:
+    """Start a run from defaults < ``options["config"]`` file < options, or continue
+    ``options["resume"]`` with its own config.yaml.
+
+    Returns what the training function returned and the run folder.
+    """
+    from artstyle.config import load_config
+
+    config_file, resume_path = options.pop("config"), options.pop("resume")
+    overrides = merge_overrides(ctx, options)
+    if resume_path is not None:
+        if config_file is not None:
+            raise ArtstyleError("--resume continues a run with its own config.yaml; drop --config")
+        return resume(resume_path, overrides=overrides), resume_path
+    settings = load_config(model, config_file, overrides, task=task)
+    return train(settings), settings.out

@@ -1,0 +1,155 @@
+"""`artstyle evaluate` and `artstyle predict`: scores of any run kind, styles of new images."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from artstyle.cli.app import DataOpt, JsonOpt, RunArg, app, console, print_json
+from artstyle.train import runs as run_folders
+
+
+@app.command("evaluate")
+def evaluate_command(
+    run: RunArg,
+    data: DataOpt = None,
+    split: Annotated[str, typer.Option("--split", help="test | val | train")] = "test",
+    tta: Annotated[
+        bool | None,
+        typer.Option(
+            "--tta/--no-tta",
+            help="Average over each image and its mirror (default: as the run was trained).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate a classifier run: metrics.json, confusion matrix and per-style table.
+
+    An autoencoder run gets MSE, PSNR and SSIM instead, and figures/reconstructions.png;
+    a stylizer run gets style_hit_rate and content_ssim from the judge it was trained with.
+
+    Example: artstyle evaluate runs/clf --split test
+    """
+    from artstyle.workflows.evaluate import evaluate
+
+    task, metrics = evaluate(run, data=data, split=split, tta=tta, progress=not as_json)
+    if as_json:
+        print_json(metrics)
+        return
+    if task == "autoencoder":
+        _print_autoencoder(metrics, run, split)
+        return
+    if task == "stylizer":
+        from artstyle.generate.stylize import summary_line
+
+        console.print(summary_line(metrics), highlight=False, soft_wrap=True, markup=False)
+        return
+    table = Table(title=escape(f"{run} on {split}" + (" (flip TTA)" if metrics["tta"] else "")))
+    for column in ("style", "precision", "recall", "f1", "support"):
+        table.add_column(column, justify="left" if column == "style" else "right")
+    for style, row in metrics["per_class"].items():
+        cells = [
+            "-" if row[key] is None else f"{row[key]:.3f}" for key in ("precision", "recall", "f1")
+        ]
+        table.add_row(escape(style), *cells, str(row["support"]))
+    console.print(table)
+    console.print(
+        f"accuracy {metrics['accuracy']:.3f}  balanced accuracy {metrics['balanced_accuracy']:.3f}  "
+        f"macro-F1 {metrics['macro_f1']:.3f}  top-3 {metrics['top3_accuracy']:.3f}  n {metrics['n_test']}\n"
+        f"baselines: majority ({metrics['majority_baseline_style']}) {metrics['majority_baseline_accuracy']:.3f}, "
+        f"chance {metrics['chance_accuracy']:.3f}",
+        highlight=False,
+        markup=False,
+    )
+    if metrics["styles_absent_from_test"]:
+        console.print(
+            f"[yellow]styles absent from {split} (not averaged):[/] {escape(', '.join(metrics['styles_absent_from_test']))}"
+        )
+    from artstyle.workflows.train import leakage_warning
+
+    warning = leakage_warning(metrics, data)
+    if warning:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    written = run_folders.RunFolder(Path(run)).split_metrics_path(split)
+    console.print(f"wrote {written} and figures/", highlight=False, markup=False)
+
+
+@app.command("predict")
+def predict_command(
+    run: RunArg,
+    images: Annotated[
+        list[Path], typer.Argument(help="Image files or folders of images (any size or format).")
+    ],
+    top_k: Annotated[int, typer.Option("--top-k", help="How many styles to list per image.")] = 3,
+    tta: Annotated[
+        bool | None,
+        typer.Option(
+            "--tta/--no-tta",
+            help="Average over each image and its mirror (default: as the run was trained).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Most likely styles of images, with probabilities.
+
+    Example: artstyle predict runs/clf painting.jpg folder_of_paintings/ --top-k 3
+    """
+    from artstyle.workflows.evaluate import predict
+
+    results = predict(run, images, top_k=top_k, tta=tta)
+    if as_json:
+        print_json(results)
+        return
+    # paths below the folder they share: a full path leaves no room for the file names
+    folder, names = _below_common_folder([result["path"] for result in results])
+    table = Table(title=escape(f"images in {folder}") if folder else None)
+    # folded onto more lines, never cut short with "…": the ends name the file and the style
+    table.add_column("image", overflow="fold", ratio=3)
+    # as many columns as styles were ranked: --top-k above the number of styles lists them all
+    ranked = max((len(result.get("predictions", [])) for result in results), default=0)
+    for rank in range(1, ranked + 1):
+        table.add_column(f"#{rank}", overflow="fold", ratio=2)
+    for result, name in zip(results, names, strict=True):
+        if "error" in result:
+            table.add_row(escape(name), f"[red]unreadable: {escape(result['error'])}[/]")
+            continue
+        table.add_row(
+            escape(name),
+            *[escape(f"{p['style']} {p['probability']:.2f}") for p in result["predictions"]],
+        )
+    console.print(table)
+
+
+def _below_common_folder(paths: list[str]) -> tuple[str, list[str]]:
+    """The folder that holds all ``paths`` ("" if none) and each path relative to it."""
+    if not paths:
+        return "", []
+    try:
+        folder = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
+    except ValueError:  # different drives
+        return "", list(paths)
+    return folder, [os.path.relpath(os.path.abspath(p), folder) for p in paths]
+
+
+def _print_autoencoder(metrics: dict[str, Any], run: Path, split: str) -> None:
+    """``artstyle evaluate`` on an autoencoder run: MSE, PSNR and SSIM against two references."""
+    console.print(
+        f"{split}: PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}, MSE {metrics['mse']:.5f} on {metrics['n_test']} images "
+        f"(references: mean image {metrics['baseline_psnr_mean_image']:.2f} dB, "
+        f"{metrics['baseline_downsampled_side']} px thumbnail {metrics['baseline_psnr_downsampled']:.2f} dB)",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
+
+    written = run_folders.RunFolder(Path(run)).split_metrics_path(split)
+    console.print(
+        f"wrote {written}" + (" and figures/reconstructions.png" if split == "test" else ""),
+        highlight=False,
+        markup=False,
+    )

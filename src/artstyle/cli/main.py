@@ -1,0 +1,67 @@
+"""The entry point: run the Typer app, turn bad input into one line and exit code 2."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.markup import escape
+
+from artstyle.cli.app import app, err_console
+from artstyle.errors import ArtstyleError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; bad input exits 2 with one line, internal errors exit 1."""
+    ok = False
+    try:
+        code = _main(argv)
+        ok = code == 0
+        return code
+    finally:
+        if "torch.distributed" in sys.modules:  # else no process group can exist
+            from artstyle.train.engine import end_distributed
+
+            end_distributed(ok=ok)
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns that code
+        code = app(args=argv, standalone_mode=False)
+    except ArtstyleError as exc:
+        # escaped: messages quote file and style names, whose [brackets] rich would read as markup
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        return 2
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", None)
+        if code is None:
+            code = getattr(exc, "code", 0)
+        return int(code or 0)
+    except typer.Abort:
+        err_console.print("aborted", markup=False)
+        return 130
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        return 130
+    except Exception as exc:  # click usage errors come through here too
+        import click
+
+        # recent typer releases raise from their own vendored copy of click (typer._click)
+        vendored = getattr(getattr(typer, "_click", None), "exceptions", click.exceptions)
+        if isinstance(exc, (click.exceptions.UsageError, vendored.UsageError)):
+            err_console.print(
+                f"[bold red]error:[/] {escape(exc.format_message())}", highlight=False
+            )
+            return 2
+        if isinstance(exc, (click.exceptions.ClickException, vendored.ClickException)):
+            exc.show()
+            return exc.exit_code
+        raise
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0
+
+
+def _entry() -> None:
+    sys.exit(main())

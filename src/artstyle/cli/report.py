@@ -1,0 +1,53 @@
+"""`artstyle report`: one HTML page (and optional markdown) from run folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from artstyle.cli.app import app, console
+from artstyle.text import plural
+
+
+@app.command("report")
+def report(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run folders, or folders that hold runs and data summaries (searched recursively)."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="The HTML file to write (one self-contained page).")
+    ] = Path("report.html"),
+    markdown: Annotated[
+        Path | None,
+        typer.Option(
+            "--markdown", help="Also write a markdown twin (figures linked by relative path)."
+        ),
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
+) -> None:
+    """One self-contained HTML page (and optional markdown) from run folders; loads no model.
+
+    Example: artstyle report demo-out --out demo-out/report.html --markdown demo-out/REPORT.md
+    """
+    from artstyle.report import build_report
+
+    summary = build_report(runs, out=out, markdown=markdown, title=title)
+    console.print(
+        f"wrote {summary.out} ({plural(summary.n_runs, 'run')}, {plural(summary.n_figures, 'figure')}, "
+        f"{summary.n_bytes / 1e6:.1f} MB; "
+        f"sections: {', '.join(summary.sections)})",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
+    if summary.markdown:
+        console.print(f"wrote {summary.markdown}", highlight=False, soft_wrap=True, markup=False)
+
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)

@@ -1,0 +1,185 @@
+"""`artstyle train TASK` (one command per task) and `artstyle compare-balance`."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from artstyle.cli.app import (
+    OVERRIDES,
+    BalanceOpt,
+    ConfigOpt,
+    CriticOpt,
+    DataOpt,
+    DevicesOpt,
+    EpochsOpt,
+    JudgeOpt,
+    MinutesOpt,
+    ResumeOpt,
+    RunOutOpt,
+    SeedOpt,
+    SizeOpt,
+    app,
+    console,
+    merge_overrides,
+    train_app,
+    train_or_resume,
+)
+
+# The options each train command shows in --help beyond the common ones, and its help text.
+# Every config key is also accepted as --key value.
+TRAIN_COMMANDS: dict[str, tuple[tuple[tuple[str, Any], ...], str]] = {
+    "classifier": (
+        (("balance", BalanceOpt),),
+        """Train the from-scratch style classifier into a run folder.
+
+    Every key of the classifier config is also accepted as --key value
+    (e.g. --model resnet_small --lr 0.003 --ema --class-weights sqrt).
+
+    Example: artstyle train classifier --data DATA --out runs/clf --epochs 20
+    """,
+    ),
+    "autoencoder": (
+        (),
+        """Train a convolutional autoencoder; its latent vectors are what `embed` and `cluster` use.
+
+    Every key of the autoencoder config is also accepted as --key value
+    (e.g. --latent-dim 128 --widths 32,64,128,256 --ssim-weight 0.2).
+    metrics.json holds psnr, ssim and mse on the test split;
+    figures/reconstructions.png shows test images over their reconstructions.
+
+    Example: artstyle train autoencoder --data DATA --out runs/ae --epochs 10
+    """,
+    ),
+    "stylizer": (
+        (("critic", CriticOpt), ("judge", JudgeOpt)),
+        """Train a style-conditioned autoencoder: one learned embedding per style, injected at every decoder scale.
+
+    Every key of the stylizer config is also accepted as --key value
+    (e.g. --gram-weight 2 --critic-weight 0.5 --init-styles runs/clf --style-features random).
+    With --judge, metrics.json gets style_hit_rate, chance and content_ssim.
+
+    Example: artstyle train stylizer --data DATA --out runs/sty --critic runs/critic --judge runs/judge
+    """,
+    ),
+}
+_COMMON = (
+    ("data", DataOpt),
+    ("out", RunOutOpt),
+    ("config", ConfigOpt),
+    ("resume", ResumeOpt),
+)
+_BUDGET = (
+    ("size", SizeOpt),
+    ("epochs", EpochsOpt),
+    ("max_minutes", MinutesOpt),
+    ("devices", DevicesOpt),
+    ("seed", SeedOpt),
+)
+
+
+def _train_command(task: str, extra: tuple[tuple[str, Any], ...], help_text: str):
+    """``artstyle train TASK``: the common options, the task's own, free ``--key value`` pairs."""
+
+    def command(ctx: typer.Context, **options: Any) -> None:
+        from artstyle.train.tasks import TASKS
+        from artstyle.workflows.train import resume, train
+
+        train_or_resume(
+            ctx,
+            options,
+            task=task,
+            model=TASKS[task].config,
+            train=train,
+            resume=functools.partial(resume, task),
+        )
+
+    # --help lists where to, then what the task adds, then the budget
+    named = (*_COMMON, *extra, *_BUDGET)
+    parameters = [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+    ]
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
+        for name, kind in named
+    ]
+    command.__signature__ = inspect.Signature(parameters)
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__name__ = f"train_{task}_command"
+    command.__doc__ = help_text
+    return command
+
+
+for _task, (_extra, _help) in TRAIN_COMMANDS.items():
+    train_app.command(_task, context_settings=OVERRIDES)(_train_command(_task, _extra, _help))
+
+
+@app.command("compare-balance", context_settings=OVERRIDES)
+def compare_balance_command(
+    ctx: typer.Context,
+    data: DataOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for one run per strategy and the comparison."),
+    ] = None,
+    config: ConfigOpt = None,
+    strategies: Annotated[
+        str | None,
+        typer.Option(
+            "--strategies",
+            help="Comma-separated, default all: none,weights,resample,sampler,logit-adjust",
+        ),
+    ] = None,
+    size: SizeOpt = None,
+    epochs: EpochsOpt = None,
+    max_minutes: MinutesOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Train one classifier per imbalance strategy with the same seed and budget, and compare them.
+
+    Writes DIR/comparison.md, DIR/comparison.json and DIR/figures/balance_comparison.png.
+    Any classifier key is accepted as --key value (e.g. --model resnet_small).
+
+    Example: artstyle compare-balance --data DATA --out runs/balance --epochs 10
+    """
+    from artstyle.config import CompareBalanceConfig, load_config
+    from artstyle.workflows.compare import compare_balance
+
+    typed = {
+        "data": data,
+        "out": out,
+        "size": size,
+        "epochs": epochs,
+        "max_minutes": max_minutes,
+        "seed": seed,
+        "strategies": [s.strip() for s in strategies.split(",") if s.strip()]
+        if strategies
+        else None,
+    }
+    summary = compare_balance(
+        load_config(CompareBalanceConfig, config, merge_overrides(ctx, typed))
+    )
+    table = Table(title="imbalance strategies (test split)")
+    for column in ("strategy", "accuracy", "balanced acc.", "macro-F1", "rarest-5 recall"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for row in summary["rows"]:
+        rare = "-" if row["rarest5_recall_mean"] is None else f"{row['rarest5_recall_mean']:.3f}"
+        name = row["strategy"] + (" (best)" if row["strategy"] == summary["best_strategy"] else "")
+        table.add_row(
+            name,
+            f"{row['accuracy']:.3f}",
+            f"{row['balanced_accuracy']:.3f}",
+            f"{row['macro_f1']:.3f}",
+            rare,
+        )
+    console.print(table)
+    console.print(
+        f"wrote {Path(summary['rows'][0]['run']).parent / 'comparison.md'}",
+        highlight=False,
+        markup=False,
+    )

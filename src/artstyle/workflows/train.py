@@ -1,0 +1,258 @@
+"""Train or resume any task end to end: fit -> score -> figures -> metrics.json.
+
+artstyle train classifier --data DATA --out runs/clf --epochs 20
+artstyle train autoencoder --data DATA --out runs/ae --epochs 10
+artstyle train stylizer --data DATA --out runs/sty --critic runs/critic --judge runs/judge
+artstyle train classifier --resume runs/clf --max-minutes 30
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from artstyle.config import AutoencoderConfig, ClassifierConfig, StylizerConfig, TrainConfig
+from artstyle.data.dataset import ClassifierData, leaked_test_images, stage_images
+from artstyle.errors import ArtstyleError
+from artstyle.train import runs
+from artstyle.train.loop import fit_and_evaluate, require_training_images, run_summary
+from artstyle.train.runs import RunFolder, load_run_data, new_run_folder, resumed_config
+from artstyle.train.tasks import TASKS, spec_for
+from artstyle.train.tasks.autoencoder import AutoencoderTask, reference_psnr
+from artstyle.train.tasks.classifier import ClassifierTask, metrics_from_totals
+from artstyle.train.tasks.stylizer import (
+    StylizerTask,
+    build_stylizer,
+    embeddings_from_means,
+    load_classifier_run,
+    style_means_from_run,
+)
+from artstyle.workflows.figures import (
+    write_autoencoder_figures,
+    write_classifier_figures,
+    write_stylizer_figures,
+)
+
+
+def train(
+    config: TrainConfig, *, data: ClassifierData | None = None, quiet: bool = False
+) -> dict[str, Any] | None:
+    """Train the task ``config`` is for into ``config.out``; returns metrics.json's content
+    (None on DDP ranks other than 0).
+
+    artstyle train classifier --data DATA --out runs/clf --epochs 20 --balance logit-adjust
+    """
+    spec = spec_for(config)
+    run = new_run_folder(config)
+    spec.check(config)
+    if data is None:
+        data = load_run_data(config, quiet=quiet, min_styles=spec.min_styles, purpose=spec.purpose)
+    return train_into(config, run, data, resume=False, quiet=quiet)
+
+
+def resume(
+    task: str,
+    run_path: str | os.PathLike,
+    *,
+    overrides: dict[str, Any] | None = None,
+    quiet: bool = False,
+) -> dict[str, Any] | None:
+    """Continue ``run_path`` from checkpoints/last.ckpt with the same optimizer, schedule, step and RNG.
+
+    artstyle train classifier --resume runs/clf --max-minutes 30
+    """
+    spec = TASKS[task]
+    run, config = resumed_config(run_path, spec.config, spec.name, spec.resumable, overrides)
+    spec.check(config)
+    data = load_run_data(
+        config, quiet=quiet, run=run, min_styles=spec.min_styles, purpose=spec.purpose
+    )
+    return train_into(config, run, data, resume=True, quiet=quiet)
+
+
+def train_into(
+    config: TrainConfig, run: RunFolder, data: ClassifierData, *, resume: bool, quiet: bool
+) -> dict[str, Any] | None:
+    """Fit, then score, draw and write metrics.json: the task's end of :func:`train`."""
+    require_training_images(data)
+    finish = {
+        "classifier": _train_classifier,
+        "autoencoder": _train_autoencoder,
+        "stylizer": _train_stylizer,
+    }[spec_for(config).name]
+    return finish(config, run, data, resume=resume, quiet=quiet)
+
+
+def _train_stylizer(
+    config: StylizerConfig, run: RunFolder, data: ClassifierData, *, resume: bool, quiet: bool
+) -> dict[str, Any] | None:
+    if len(data.classes) < 2:
+        raise ArtstyleError("a stylizer needs at least 2 styles in train")
+    build_stylizer(
+        config, len(data.classes)
+    )  # a bad size/architecture is refused before training starts
+    critic = None
+    if config.critic is not None:
+        critic = load_classifier_run(config.critic, role="critic", classes=data.classes)
+    if config.judge is not None:  # refused now, not after the whole training run
+        load_classifier_run(config.judge, role="judge", classes=data.classes)
+    init_table = None
+    # a resume without a checkpoint starts over from step 0 (fit), and so needs the table too
+    if config.init_styles is not None and not (resume and run.checkpoint_path.is_file()):
+        train_rows = data.indices["train"]
+        images = np.asarray(data.arrays["train"].images)[train_rows]
+        means = style_means_from_run(
+            config.init_styles, images, data.stage_labels("train"), len(data.classes)
+        )
+        style_dim = build_stylizer(config, len(data.classes)).config.style_dim
+        init_table = embeddings_from_means(means, style_dim)
+    task = StylizerTask(config, data, critic=critic, init_table=init_table)
+    finished = fit_and_evaluate(task, config, run, data, resume=resume, quiet=quiet)
+    if finished is None:
+        return None
+    result, stage, totals = finished.result, finished.stage, finished.totals
+    summary = task.summarize(totals, stage)
+    metrics: dict[str, Any] = {
+        "chance": 1.0 / len(data.classes),
+        "own_style_ssim": summary["own_ssim"],
+        "own_style_psnr": summary["own_psnr"],
+        "content_ssim": summary["content_ssim"],
+        **({"critic_hit_rate": summary["critic_hit_rate"]} if "critic_hit_rate" in summary else {}),
+        "split": stage,
+        "architecture": config.model,
+        "critic": str(config.critic) if config.critic else None,
+        "critic_size": critic.size if critic is not None else None,
+        "size": config.size,
+        "style_features": task.feature_source,
+        "init_styles": str(config.init_styles) if config.init_styles else None,
+        **run_summary(config, data, result, best_key="best_val_loss"),
+    }
+    runs.write_metrics(run, metrics)
+    if result.state.history:
+        from artstyle.analysis import plots
+
+        plots.save_figure(
+            plots.stylizer_curves(result.state.history), run.figure_path("training_curves.png")
+        )
+
+    from artstyle.generate import stylize
+
+    device = result.fabric.device
+    write_stylizer_figures(run, result.model, data, stage=stage, n=config.n_grid, device=device)
+    if config.judge is not None:
+        metrics = stylize.score_stylizer(
+            run.path,
+            config.judge,
+            data=data,
+            split=stage,
+            n_images=config.score_images,
+            device=device,
+            model=result.model,
+        )
+    else:
+        metrics["style_hit_rate"] = None
+        metrics["style_hit_rate_note"] = (
+            "no --judge given: score with artstyle stylize RUN --score --judge CLASSIFIER_RUN"
+        )
+        runs.write_metrics(run, metrics)
+    if not quiet:
+        from rich.console import Console
+
+        Console(stderr=True).print(
+            stylize.summary_line(metrics) + f"; wrote {run.path}", highlight=False
+        )
+    return metrics
+
+
+def _train_autoencoder(
+    config: AutoencoderConfig, run: RunFolder, data: ClassifierData, *, resume: bool, quiet: bool
+) -> dict[str, Any] | None:
+    task = AutoencoderTask(config, data)
+    finished = fit_and_evaluate(task, config, run, data, resume=resume, quiet=quiet)
+    if finished is None:
+        return None
+    result, stage, totals = finished.result, finished.stage, finished.totals
+    model = result.model
+    images = stage_images(data, stage)
+    metrics = {
+        **task.summarize(totals, stage),
+        "n_test": int(totals["n"].item()),
+        "split": stage,
+        **reference_psnr(images, latent_dim=model.config.latent_dim),
+        "architecture": config.model,
+        "latent_dim": model.config.latent_dim,
+        "compression_ratio": round(3 * config.size**2 / model.config.latent_dim, 2),
+        **run_summary(config, data, result, best_key="best_val_loss"),
+    }
+    runs.write_metrics(run, metrics)
+    write_autoencoder_figures(
+        run,
+        model,
+        images,
+        result.state.history,
+        n=config.n_reconstructions,
+        device=result.fabric.device,
+        labels=data.stage_labels(stage),
+    )
+    if not quiet:
+        from rich.console import Console
+
+        Console(stderr=True).print(
+            f"{stage}: PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}, MSE {metrics['mse']:.5f} "
+            f"(downsampled-image reference {metrics['baseline_psnr_downsampled']:.2f} dB); wrote {run.path}",
+            highlight=False,
+        )
+    return metrics
+
+
+def leakage_warning(metrics: dict[str, Any], data_path: Any = None) -> str | None:
+    """One console line when test images are copies of training images, else None."""
+    n = metrics.get("n_test_in_train") or 0
+    if not n:
+        return None
+    audit = (
+        f"`artstyle data audit {data_path}`" if data_path else "`artstyle data audit` on the data"
+    )
+    return (
+        f"{n} of {metrics.get('n_test')} test images equal a training image pixel for pixel "
+        f"(metrics.json: test_in_train), so the test scores partly measure memory; "
+        f"{audit} lists the copies to remove"
+    )
+
+
+def _train_classifier(
+    config: ClassifierConfig, run: RunFolder, data: ClassifierData, *, resume: bool, quiet: bool
+) -> dict[str, Any] | None:
+    task = ClassifierTask(config, data)
+    finished = fit_and_evaluate(task, config, run, data, resume=resume, quiet=quiet)
+    if finished is None:
+        return None
+    result, stage, totals = finished.result, finished.stage, finished.totals
+    extra = {
+        "split": stage,
+        "tta": task.tta,
+        "balance": config.balance,
+        "architecture": config.model,
+        **run_summary(config, data, result, best_key="best_val_balanced_accuracy"),
+    }
+    if stage == "test":
+        extra.update(leaked_test_images(data.arrays["train"], data.arrays["test"]))
+    metrics = metrics_from_totals(task, totals, data, extra)
+    runs.write_metrics(run, metrics)
+    write_classifier_figures(run, metrics, result.state.history, best_epoch=result.state.best_epoch)
+    if not quiet:
+        from rich.console import Console
+        from rich.markup import escape
+
+        console = Console(stderr=True)
+        console.print(
+            f"{stage} balanced accuracy {metrics['balanced_accuracy']:.3f}, accuracy {metrics['accuracy']:.3f} "
+            f"(majority baseline {metrics['majority_baseline_accuracy']:.3f}); wrote {run.path}",
+            highlight=False,
+        )
+        warning = leakage_warning(metrics, config.data)
+        if warning:
+            console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    return metrics
