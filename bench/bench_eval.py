@@ -63,11 +63,11 @@ def _matmul_gflops(side: int = 2048, repeats: int = 5) -> float:
 
 def section(*, quick: bool) -> list[dict]:
     from artstyle.config import ClassifierConfig
-    from artstyle.models import fold_batchnorm
     from artstyle.data.dataset import ClassifierData
-    from artstyle.train.tasks.classifier import ClassifierTask
-    from artstyle.train.loop import eval_batch_size
+    from artstyle.models import fold_batchnorm
     from artstyle.train.engine import make_fabric
+    from artstyle.train.loop import eval_batch_size
+    from artstyle.train.tasks.classifier import ClassifierTask
 
     n_images = 512 if quick else 2048
     images, labels = smooth_images(n_images)

@@ -123,7 +123,7 @@ def _eval_rows(run: Path, env: dict[str, str]) -> list[dict]:
     """Evaluation images/s with batch 2048 vs batch 1 on the same test split (in a child process)."""
     code = (
         "import json, sys\n"
-        "from artstyle.train.classify import evaluate_run\n"
+        "from artstyle.workflows.evaluate import evaluate_run\n"
         "out = {}\n"
         "for bs in (2048, 1, 2048):\n"
         "    out[bs] = evaluate_run(sys.argv[1], batch_size=bs, progress=False)['eval_images_per_second']\n"

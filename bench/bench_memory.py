@@ -39,7 +39,7 @@ print(json.dumps({"code": code, "peak_mib": resource.getrusage(resource.RUSAGE_S
 _MODEL_ONLY = """
 import json, resource, sys
 import torch
-import artstyle.cli, artstyle.train.classify, lightning.fabric  # the same imports as a training run
+import artstyle.cli, artstyle.workflows.train, lightning.fabric  # the same imports as a training run
 from artstyle.config import ClassifierConfig
 from artstyle.train.tasks.classifier import build_classifier
 from artstyle.train.loop import eval_batch_size

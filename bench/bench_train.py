@@ -52,8 +52,8 @@ def smooth_images(n_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
 def model_only_timer(config, *, channels_last: bool = True) -> Callable[[int], tuple[float, float]]:
     """A function timing ``n_steps`` of forward + backward + AdamW step on one batch already in
     memory: (wall seconds, CPU seconds); in the channels_last layout the loop uses, or not."""
-    from artstyle.train.tasks.classifier import build_classifier
     from artstyle.train.optim import make_optimizer
+    from artstyle.train.tasks.classifier import build_classifier
 
     torch.manual_seed(0)
     model = build_classifier(config, N_CLASSES).train()
@@ -89,10 +89,10 @@ def loop_rates(
     """Each epoch's (images per wall second, images per CPU second) in the loop's training
     batches, and the whole fit's images per wall second (validation, checkpoints, set-up
     included). ``before_epoch`` runs before each epoch, outside its timing."""
-    from artstyle.train import loop
     from artstyle.data.dataset import ClassifierData
-    from artstyle.train.tasks.classifier import ClassifierTask
+    from artstyle.train import loop
     from artstyle.train.runs import create_run
+    from artstyle.train.tasks.classifier import ClassifierTask
 
     classes = [f"Style_{i:02d}" for i in range(N_CLASSES)]
     data = ClassifierData.from_arrays(

@@ -219,7 +219,7 @@ def stylizer_run(run: Path) -> Path:
 
 
 def lora_run(run: Path) -> Path:
-    """What `artstyle lora train` writes (generate/lora.py): history by step, validation images every N steps."""
+    """What `artstyle lora train` writes (generate/lora/): history by step, validation images every N steps."""
     write(
         run / "config.yaml",
         "version: 0.1.0\ntask: lora\nseed: 5\nbase: /models/sd15\nrank: 4\nresolution: 64\n",
@@ -950,3 +950,15 @@ def test_a_null_in_the_confusion_matrix_is_shown_as_unknown():
     assert table.rows[0][1].heat == 1.0
     one = history_table([{"epoch": 1, "val_loss": 0.5}])
     assert one.caption == "history.csv: 1 epoch"
+
+
+def test_comparison_sentence_follows_the_winner_rule_on_a_tie() -> None:
+    from artstyle.report.sections.comparisons import comparison_sentence
+
+    rows = [
+        {"strategy": "weights", "balanced_accuracy": 0.6},
+        {"strategy": "none", "balanced_accuracy": 0.6},
+    ]
+    sentence = comparison_sentence(rows, "balanced_accuracy")
+    assert sentence.startswith("Best strategy: none with balanced accuracy 0.60")
+    assert "no strategy beats training without re-balancing" in sentence

@@ -411,3 +411,19 @@ def test_json_printed_by_commands_is_strict_json(capsys) -> None:
     print_json({"loss": float("nan"), "scores": [1.0, float("inf")], "n": np.int64(3)})
     printed = json.loads(capsys.readouterr().out, parse_constant=pytest.fail)
     assert printed == {"loss": None, "scores": [1.0, None], "n": 3}
+
+
+def test_balance_verdict_is_the_one_winner_rule() -> None:
+    from artstyle.metrics import balance_verdict
+
+    won = balance_verdict({"none": 0.50, "weights": 0.61, "sampler": 0.55})
+    assert (won.best, won.best_score, won.none_score) == ("weights", 0.61, 0.50)
+    assert won.beats_none is True and won.beating_none == ["weights", "sampler"]
+    # a tie with none: none wins, whatever the order the strategies came in
+    tie = balance_verdict({"weights": 0.6, "none": 0.6})
+    assert tie.best == "none" and tie.beats_none is False and tie.beating_none == []
+    # none not run: a best, but no word on beating it
+    alone = balance_verdict({"weights": 0.4, "sampler": 0.45})
+    assert alone.best == "sampler" and alone.beats_none is None and alone.beating_none == []
+    with pytest.raises(ArtstyleError, match="no strategy scores"):
+        balance_verdict({})

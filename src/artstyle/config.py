@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from artstyle.errors import ArtstyleError
+from artstyle.threads import default_threads
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -27,11 +28,29 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
 
 
+# Image sides, one rule for the whole program: an image it decodes, caches or writes is 8 to
+# 4096 px a side; a model trains at 16 to 1024 px (every config's ``size``).
+IMAGE_SIDE = (8, 4096)
+TRAIN_SIDE = (16, 1024)
+
+
+def check_image_side(size: object, name: str = "size", bounds: tuple[int, int] = IMAGE_SIDE) -> int:
+    """``size`` if it is a whole number of pixels within ``bounds``, else a one-line error naming ``name``."""
+    low, high = bounds
+    if isinstance(size, bool) or not isinstance(size, int) or not low <= size <= high:
+        raise ArtstyleError(
+            f"{name} must be a whole number of pixels from {low} to {high}, got {size!r}"
+        )
+    return size
+
+
 class DataConfig(StrictModel):
     """Where the images come from and how they are cached."""
 
     data: Path | None = Field(None, description="data folder, ArtGAN release or parquet export")
-    size: int = Field(64, ge=16, le=1024, description="image side in pixels after resizing")
+    size: int = Field(
+        64, ge=TRAIN_SIDE[0], le=TRAIN_SIDE[1], description="image side in pixels after resizing"
+    )
     resize: Literal["crop", "letterbox"] = "crop"
     test_fraction: float | None = Field(
         None, gt=0.0, lt=1.0, description="held-out share when the data has no test split"
@@ -59,6 +78,12 @@ class DeviceConfig(StrictModel):
         False,
         description="with DDP, BatchNorm statistics over the global batch rather than each "
         "process's share: trains as one process would (one all-reduce per BatchNorm layer)",
+    )
+    threads: int = Field(
+        default_factory=default_threads,
+        ge=1,
+        description="CPU threads torch computes with (default: OMP_NUM_THREADS if set, else every "
+        "core this process may use; chosen from the machine, never the load, and recorded)",
     )
 
 
@@ -365,7 +390,10 @@ class ClusterConfig(StrictModel):
     )
     n_central: int = Field(8, ge=1, le=32, description="most central images shown per cluster")
     pixel_size: int = Field(
-        64, ge=8, le=1024, description="image side the raw-pixel baseline is cached at"
+        64,
+        ge=IMAGE_SIDE[0],
+        le=TRAIN_SIDE[1],
+        description="image side the raw-pixel baseline is cached at",
     )
     pixel_side: int = Field(
         16, ge=2, le=256, description="raw-pixel vectors: images area-averaged to this side"
@@ -536,6 +564,11 @@ class LoraConfig(DeviceConfig):
         return value
 
 
+def _loss_weight(description: str) -> Any:
+    """A loss term's weight: 1 unless set, never negative."""
+    return Field(1.0, ge=0.0, description=description)
+
+
 class StylizerConfig(TrainConfig):
     """``artstyle train stylizer``: an autoencoder conditioned on a learned embedding per style (CPU demo defaults)."""
 
@@ -545,8 +578,8 @@ class StylizerConfig(TrainConfig):
     )
     size: int = Field(
         32,
-        ge=16,
-        le=1024,
+        ge=TRAIN_SIDE[0],
+        le=TRAIN_SIDE[1],
         description="image side in pixels after resizing (a multiple of 4 for stylizer_tiny)",
     )
     batch_size: int = Field(32, ge=1)
@@ -575,18 +608,10 @@ class StylizerConfig(TrainConfig):
         None,
         description="classifier or autoencoder run: start each embedding at its style's mean feature vector",
     )
-    recon_weight: float = Field(
-        1.0, ge=0.0, description="L1 between the own-style output and the input"
-    )
-    gram_weight: float = Field(
-        1.0, ge=0.0, description="Gram-matrix style loss toward the target style's mean"
-    )
-    critic_weight: float = Field(
-        1.0, ge=0.0, description="critic cross-entropy toward the target style"
-    )
-    content_weight: float = Field(
-        1.0, ge=0.0, description="1 - SSIM between a mismatched output and its input"
-    )
+    recon_weight: float = _loss_weight("L1 between the own-style output and the input")
+    gram_weight: float = _loss_weight("Gram-matrix style loss toward the target style's mean")
+    critic_weight: float = _loss_weight("critic cross-entropy toward the target style")
+    content_weight: float = _loss_weight("1 - SSIM between a mismatched output and its input")
     critic_augment: bool = Field(
         True, description="the critic sees each output shifted and mirrored at random"
     )

@@ -13,6 +13,7 @@ as a zero-recall class would punish the model for the data.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -136,3 +137,30 @@ def rarest_recalls(
 def per_class_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows ``{style, precision, recall, f1, support}`` in class-map order."""
     return [{"style": style, **values} for style, values in metrics["per_class"].items()]
+
+
+@dataclass(frozen=True)
+class BalanceVerdict:
+    """Which imbalance strategy wins on one score, and whether it beats training on the data as it is."""
+
+    best: str
+    best_score: float
+    none_score: float | None  # None: `none` was not run
+    beating_none: list[str]  # every strategy scoring above `none`, in the order given
+
+    @property
+    def beats_none(self) -> bool | None:
+        return None if self.none_score is None else self.best_score > self.none_score
+
+
+def balance_verdict(scores: dict[str, float]) -> BalanceVerdict:
+    """The strategy with the highest score; on a tie `none` wins, since a strategy has to beat
+    the data as it is to be worth its cost. ``scores``: strategy -> score (non-empty)."""
+    if not scores:
+        raise ArtstyleError("no strategy scores to compare")
+    best = max(scores, key=lambda name: (scores[name], name == "none"))
+    none_score = scores.get("none")
+    beating = (
+        [] if none_score is None else [name for name, score in scores.items() if score > none_score]
+    )
+    return BalanceVerdict(best, scores[best], none_score, beating)

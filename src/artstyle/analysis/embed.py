@@ -23,15 +23,19 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import numpy as np
 
 from artstyle.config import absolute_path
 from artstyle.errors import ArtstyleError
 from artstyle.io import atomic_path
+
+if TYPE_CHECKING:
+    from artstyle.data.cache import CacheOptions
 
 KINDS = ("pixels", "autoencoder", "classifier")
 FORMAT_VERSION = 1
@@ -250,15 +254,11 @@ def model_vectors(
 
 def _load_split(
     data,
-    *,
     split: str,
     size: int,
-    resize: str,
-    test_fraction,
-    split_seed,
-    cache_dir,
-    workers,
-    progress,
+    test_fraction: float | None,
+    split_seed: int,
+    **options: Unpack[CacheOptions],
 ):
     from artstyle.data.cache import load_split
     from artstyle.data.scan import scan
@@ -267,16 +267,41 @@ def _load_split(
     if not index.split(split):
         hint = " (pass --test-fraction to hold some out)" if split == "test" else ""
         raise ArtstyleError(f"{data} has no {split} images{hint}")
-    cached = load_split(
-        index,
-        split,
-        size=size,
-        resize=resize,
-        cache_dir=cache_dir,
-        workers=workers,
-        progress=progress,
+    return index, load_split(index, split, size=size, **options)
+
+
+def _embed_split(
+    data,
+    vectors_of: Callable[[Any, Any], tuple[np.ndarray, str]],
+    *,
+    source: str,
+    split: str,
+    size: int,
+    resize: str,
+    test_fraction: float | None,
+    split_seed: int,
+    **options: Unpack[CacheOptions],
+) -> Embeddings:
+    """The table of one split of ``data``: ``vectors_of(index, cached)`` gives its vectors and kind."""
+    index, cached = _load_split(
+        data, split, size, test_fraction, split_seed, resize=resize, **options
     )
-    return index, cached
+    vectors, kind = vectors_of(index, cached)
+    return Embeddings(
+        vectors=vectors,
+        rels=list(cached.rels),
+        styles=list(cached.styles),
+        artists=list(cached.artists),
+        classes=list(index.classes),
+        kind=kind,
+        source=source,
+        data=str(absolute_path(data)),
+        split=split,
+        image_size=size,
+        resize=resize,
+        test_fraction=test_fraction,
+        split_seed=split_seed,
+    )
 
 
 def embed_pixels(
@@ -296,8 +321,10 @@ def embed_pixels(
 
     ``test_fraction`` and ``split_seed`` hold out a test split when the data has none.
     """
-    index, cached = _load_split(
+    return _embed_split(
         data,
+        lambda index, cached: (pixel_vectors(cached.images, side=side), "pixels"),
+        source="pixels",
         split=split,
         size=size,
         resize=resize,
@@ -306,21 +333,6 @@ def embed_pixels(
         cache_dir=cache_dir,
         workers=workers,
         progress=progress,
-    )
-    return Embeddings(
-        vectors=pixel_vectors(cached.images, side=side),
-        rels=list(cached.rels),
-        styles=list(cached.styles),
-        artists=list(cached.artists),
-        classes=list(index.classes),
-        kind="pixels",
-        source="pixels",
-        data=str(absolute_path(data)),
-        split=split,
-        image_size=size,
-        resize=resize,
-        test_fraction=test_fraction,
-        split_seed=split_seed,
     )
 
 
@@ -351,47 +363,33 @@ def embed_run(
     data = data if data is not None else header.get("data")
     if data is None:
         raise ArtstyleError(f"{run.path} does not record its data folder; pass --data DATA")
-    size = int(header.get("size", 64))
-    resize = str(header.get("resize", "crop"))
-    test_fraction = header.get("test_fraction")
-    split_seed = int(
-        header.get("seed", 0)
-    )  # the run's held-out split, when the data has no test folder
-    index, cached = _load_split(
+
+    def vectors_of(index, cached) -> tuple[np.ndarray, str]:
+        runs.check_classes(runs.read_classes(run), index.classes, run_path=run.path, data_path=data)
+        model = runs.load_model(run)
+        kind = model_kind(model)
+        if spec.get("kind") not in (None, kind):
+            raise ArtstyleError(
+                f"{run.model_json_path} says kind {spec.get('kind')!r} but the model gives {kind} vectors"
+            )
+        vectors = model_vectors(
+            model, cached.images, batch_size=batch_size, device=resolve_device(device)
+        )
+        return vectors, kind
+
+    return _embed_split(
         data,
+        vectors_of,
+        source=str(run.path),
         split=split,
-        size=size,
-        resize=resize,
-        test_fraction=test_fraction,
-        split_seed=split_seed,
+        size=int(header.get("size", 64)),
+        resize=str(header.get("resize", "crop")),
+        test_fraction=header.get("test_fraction"),
+        # the run's held-out split, when the data has no test folder
+        split_seed=int(header.get("seed", 0)),
         cache_dir=cache_dir,
         workers=workers,
         progress=progress,
-    )
-    runs.check_classes(runs.read_classes(run), index.classes, run_path=run.path, data_path=data)
-    model = runs.load_model(run)
-    kind = model_kind(model)
-    if spec.get("kind") not in (None, kind):
-        raise ArtstyleError(
-            f"{run.model_json_path} says kind {spec.get('kind')!r} but the model gives {kind} vectors"
-        )
-    vectors = model_vectors(
-        model, cached.images, batch_size=batch_size, device=resolve_device(device)
-    )
-    return Embeddings(
-        vectors=vectors,
-        rels=list(cached.rels),
-        styles=list(cached.styles),
-        artists=list(cached.artists),
-        classes=list(index.classes),
-        kind=kind,
-        source=str(run.path),
-        data=str(absolute_path(data)),
-        split=split,
-        image_size=size,
-        resize=resize,
-        test_fraction=test_fraction,
-        split_seed=split_seed,
     )
 
 
@@ -472,11 +470,11 @@ def images_for(
         return None
     _, cached = _load_split(
         data,
-        split=embeddings.split,
-        size=embeddings.image_size,
+        embeddings.split,
+        embeddings.image_size,
+        embeddings.test_fraction,
+        embeddings.split_seed,
         resize=embeddings.resize,
-        test_fraction=embeddings.test_fraction,
-        split_seed=embeddings.split_seed,
         cache_dir=cache_dir,
         workers=workers,
         progress=progress,

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from artstyle.cli.app import (
     OVERRIDES,
@@ -15,8 +14,11 @@ from artstyle.cli.app import (
     SeedOpt,
     app,
     console,
-    err_console,
+    log_plain,
     merge_overrides,
+    new_table,
+    print_plain,
+    score_cell,
 )
 from artstyle.errors import ArtstyleError
 from artstyle.text import plural
@@ -30,6 +32,10 @@ SourceArg = Annotated[
 
 
 SplitOpt = Annotated[str | None, typer.Option("--split", help="train | test (default: test)")]
+MethodOpt = Annotated[
+    str | None, typer.Option("--method", help="kmeans | gmm | agglomerative | hdbscan")
+]
+KOpt = Annotated[int | None, typer.Option("--k", help="Clusters (default: the number of styles).")]
 
 
 def _cluster_config(ctx: typer.Context, config_file: Path | None, typed: dict[str, Any]):
@@ -64,12 +70,9 @@ def embed_command(
     settings = _cluster_config(ctx, config, {"data": data, "split": split})
     table = embed(source, settings)
     save_embeddings(table, out)
-    console.print(
+    print_plain(
         f"wrote {out}: {len(table.rels)} {table.kind} vectors of {table.vectors.shape[1]} values "
-        f"({table.split} split of {table.data}, {plural(len(set(table.styles)), 'style')})",
-        highlight=False,
-        soft_wrap=True,
-        markup=False,
+        f"({table.split} split of {table.data}, {plural(len(set(table.styles)), 'style')})"
     )
 
 
@@ -79,12 +82,8 @@ def cluster_command(
     source: SourceArg,
     data: DataOpt = None,
     split: SplitOpt = None,
-    method: Annotated[
-        str | None, typer.Option("--method", help="kmeans | gmm | agglomerative | hdbscan")
-    ] = None,
-    k: Annotated[
-        int | None, typer.Option("--k", help="Clusters (default: the number of styles).")
-    ] = None,
+    method: MethodOpt = None,
+    k: KOpt = None,
     projection: Annotated[
         str | None,
         typer.Option(
@@ -137,24 +136,18 @@ def cluster_command(
         source,
         settings,
         out=out,
-        log=lambda text: err_console.print(text, highlight=False, markup=False),
+        log=log_plain,
     )
     report = result.report
-    table = Table(
-        title=f"{report['kind']}: {report['n_points']} images, {report['method']} k={report['k']}"
+    table = new_table(
+        f"{report['kind']}: {report['n_points']} images, {report['method']} k={report['k']}",
+        ("score", "value"),
     )
-    table.add_column("score")
-    table.add_column("value", justify="right")
     for key, value in report["scores"].items():
-        table.add_row(key, "n/a" if value is None else f"{value:.3f}")
+        table.add_row(key, score_cell(value, "n/a"))
     console.print(table)
-    console.print(report["verdict"], highlight=False, markup=False)
-    console.print(
-        f"wrote {report['out']}/cluster.json and {len(report.get('figures', []))} figures",
-        highlight=False,
-        soft_wrap=True,
-        markup=False,
-    )
+    print_plain(report["verdict"], soft_wrap=False)
+    print_plain(f"wrote {report['out']}/cluster.json and {len(report.get('figures', []))} figures")
 
 
 @app.command("compare-representations", context_settings=OVERRIDES)
@@ -174,12 +167,8 @@ def compare_representations_command(
         Path | None, typer.Option("--classifier", help="A classifier run folder.")
     ] = None,
     split: SplitOpt = None,
-    method: Annotated[
-        str | None, typer.Option("--method", help="kmeans | gmm | agglomerative | hdbscan")
-    ] = None,
-    k: Annotated[
-        int | None, typer.Option("--k", help="Clusters (default: the number of styles).")
-    ] = None,
+    method: MethodOpt = None,
+    k: KOpt = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -204,28 +193,22 @@ def compare_representations_command(
         out=out,
         autoencoder=autoencoder,
         classifier=classifier,
-        log=lambda text: err_console.print(text, highlight=False, markup=False),
+        log=log_plain,
     )
-    table = Table(
-        title=f"{result['n_points']} images, {plural(result['n_styles'], 'style')}, {result['method']}"
-        + (f" k={result['k']}" if result["k"] is not None else " (k found per representation)")
+    table = new_table(
+        f"{result['n_points']} images, {plural(result['n_styles'], 'style')}, {result['method']}"
+        + (f" k={result['k']}" if result["k"] is not None else " (k found per representation)"),
+        ("representation", "dim", "NMI", "ARI", "purity", "silhouette", "chance NMI"),
     )
-    for column in ("representation", "dim", "NMI", "ARI", "purity", "silhouette", "chance NMI"):
-        table.add_column(column, justify="left" if column == "representation" else "right")
     for row in result["rows"]:
         table.add_row(
             row["representation"],
             str(row["dim"]),
             *[
-                "n/a" if row[key] is None else f"{row[key]:.3f}"
+                score_cell(row[key], "n/a")
                 for key in ("nmi", "ari", "purity", "silhouette", "nmi_chance")
             ],
         )
     console.print(table)
-    console.print(result["answer"], highlight=False, soft_wrap=True, markup=False)
-    console.print(
-        f"wrote {out}/representations.md and representations.json",
-        highlight=False,
-        soft_wrap=True,
-        markup=False,
-    )
+    print_plain(result["answer"])
+    print_plain(f"wrote {out}/representations.md and representations.json")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from artstyle.errors import ArtstyleError
 
@@ -79,6 +81,38 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json_text(obj) + "\n")
 
 
+def print_plain(text: str, *, soft_wrap: bool = True) -> None:
+    """``text`` as it is on stdout: no markup, no highlighting.
+
+    ``soft_wrap`` leaves a long line (paths, a summary) whole for the terminal to wrap,
+    so that it can be copied; without it rich breaks it at the console width.
+    """
+    console.print(text, highlight=False, soft_wrap=soft_wrap, markup=False)
+
+
+def log_plain(text: str) -> None:
+    """A progress line on stderr, as it is (no markup, no highlighting)."""
+    err_console.print(text, highlight=False, markup=False)
+
+
+def score_cell(value: float | None, missing: str) -> str:
+    """A score in a table cell: three decimals, or ``missing`` where there is none."""
+    return missing if value is None else f"{value:.3f}"
+
+
+def comma_list(text: str | None) -> list[str] | None:
+    """The names of a comma-separated option (``"a, b,"`` -> ``["a", "b"]``); None if not given."""
+    return [part.strip() for part in text.split(",") if part.strip()] if text else None
+
+
+def new_table(title: str | None, columns: Iterable[str]) -> Table:
+    """A table of ``columns``: the first (the names) left-aligned, the rest (numbers) right."""
+    table = Table(title=title)
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    return table
+
+
 RunArg = Annotated[Path, typer.Argument(help="A run folder written by a training command.")]
 ConfigOpt = Annotated[
     Path | None,
@@ -110,6 +144,14 @@ SeedOpt = Annotated[
 RunOutOpt = Annotated[Path | None, typer.Option("--out", help="Run folder to create.")]
 ResumeOpt = Annotated[
     Path | None, typer.Option("--resume", help="Continue this run from checkpoints/last.ckpt.")
+]
+EvalSplitOpt = Annotated[str, typer.Option("--split", help="test | val | train")]
+TtaOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--tta/--no-tta",
+        help="Average over each image and its mirror (default: as the run was trained).",
+    ),
 ]
 
 
@@ -159,3 +201,28 @@ def train_or_resume(
         return resume(resume_path, overrides=overrides), resume_path
     settings = load_config(model, config_file, overrides, task=task)
     return train(settings), settings.out
+
+
+CommandFn = TypeVar("CommandFn", bound=Callable[..., Any])
+
+
+def with_options(
+    command: CommandFn,
+    leading: Iterable[inspect.Parameter],
+    options: Iterable[tuple[str, Any, Any]],
+) -> CommandFn:
+    """``command`` with the signature typer reads its arguments and options from: the
+    ``leading`` parameters, then one keyword-only parameter per ``(name, annotated type,
+    default)`` in ``options``, in that order in --help.
+
+    For commands whose options come from a table; typer passes every value by keyword, so
+    the function itself may take them as ``**options``.
+    """
+    parameters = list(leading)
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        for name, kind, default in options
+    ]
+    command.__signature__ = inspect.Signature(parameters)
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    return command

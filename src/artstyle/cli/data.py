@@ -7,10 +7,26 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from artstyle.cli.app import DataArg, JsonOpt, TestFractionOpt, console, data_app, print_json
+from artstyle.cli.app import (
+    DataArg,
+    JsonOpt,
+    TestFractionOpt,
+    console,
+    data_app,
+    new_table,
+    print_json,
+    print_plain,
+)
 from artstyle.text import plural
+
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Cache folder (default $ARTSTYLE_CACHE or ~/.cache/artstyle/<data>-<hash>).",
+    ),
+]
 
 
 @data_app.command("stats")
@@ -27,10 +43,9 @@ def data_stats(
     if as_json:
         print_json(stats)
         return
-    table = Table(title=escape(f"{stats['root']} ({stats['source_kind']})"))
-    table.add_column("style")
-    for split in ("train", "test"):
-        table.add_column(split, justify="right")
+    table = new_table(
+        escape(f"{stats['root']} ({stats['source_kind']})"), ("style", "train", "test")
+    )
     for row in stats["rows"]:
         table.add_row(escape(row["style"]), str(row["train"]), str(row["test"]))
     table.add_section()
@@ -87,9 +102,9 @@ def data_audit(
         print_json(report.to_dict())
         return
     for line in summary_lines(report):
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
+        print_plain(line)
     if out is not None:
-        console.print(f"full report: {out}", markup=False, highlight=False)
+        print_plain(f"full report: {out}", soft_wrap=False)
 
 
 @data_app.command("balance")
@@ -117,9 +132,10 @@ def data_balance(
     if as_json:
         print_json(summary)
         return
-    table = Table(title=f"resample train to {summary['per_class']} per style (--target {target})")
-    for name in ("style", "before", "after", "max copies of one image"):
-        table.add_column(name, justify="left" if name == "style" else "right")
+    table = new_table(
+        f"resample train to {summary['per_class']} per style (--target {target})",
+        ("style", "before", "after", "max copies of one image"),
+    )
     for row in summary["rows"]:
         table.add_row(
             escape(row["style"]),
@@ -130,11 +146,10 @@ def data_balance(
     table.add_section()
     table.add_row("total", str(summary["n_before"]), str(summary["n_after"]), "")
     console.print(table)
-    console.print(
+    print_plain(
         f"{plural(summary['n_oversampled'], 'style')} oversampled, {summary['n_undersampled']} undersampled; "
         f"{summary['n_distinct_after']} of {summary['n_before']} images used at least once",
-        highlight=False,
-        markup=False,
+        soft_wrap=False,
     )
 
 
@@ -192,11 +207,10 @@ def data_synth(
     if as_json:
         print_json(summary)
         return
-    table = Table(
-        title=f"synthetic styles in {summary['out']} (scale {summary['scale']:g}, seed {summary['seed']})"
+    table = new_table(
+        f"synthetic styles in {summary['out']} (scale {summary['scale']:g}, seed {summary['seed']})",
+        ("style", "train", "test"),
     )
-    for name in ("style", "train", "test"):
-        table.add_column(name, justify="left" if name == "style" else "right")
     for style in summary["counts"]["train"]:
         table.add_row(
             style, str(summary["counts"]["train"][style]), str(summary["counts"]["test"][style])
@@ -205,13 +219,10 @@ def data_synth(
     table.add_row("total", str(summary["n_train"]), str(summary["n_test"]))
     console.print(table)
     verb = "kept (already there, same settings)" if summary["reused"] else "wrote"
-    console.print(
+    print_plain(
         f"{verb} {summary['n_train']} train + {summary['n_test']} test images of {plural(summary['n_styles'], 'style')} "
         f"({summary['size']} px short side) in {summary['out']} in {summary['seconds']:.1f} s; "
-        f"no test images for: {', '.join(summary['missing_in_test']) or 'none'}",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
+        f"no test images for: {', '.join(summary['missing_in_test']) or 'none'}"
     )
 
 
@@ -228,13 +239,7 @@ def data_cache(
             "--resize", help="crop: short side to S, centre crop; letterbox: fit inside, pad black."
         ),
     ] = "crop",
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--cache-dir",
-            help="Cache folder (default $ARTSTYLE_CACHE or ~/.cache/artstyle/<data>-<hash>).",
-        ),
-    ] = None,
+    cache_dir: CacheDirOpt = None,
     workers: Annotated[
         int | None, typer.Option("--workers", help="Decoding processes (default: one per CPU).")
     ] = None,
@@ -272,24 +277,12 @@ def data_cache(
         return
     for split, info in summary.items():
         verb = "built" if info["built"] else "up to date"
-        console.print(
+        print_plain(
             f"{split}: {info['n_images']} images {size}x{size} ({resize}), {verb}, "
-            f"{info['n_failed']} unreadable -> {info['path']}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
+            f"{info['n_failed']} unreadable -> {info['path']}"
         )
         for failure in info["failed"][:10]:
-            console.print(
-                f"  unreadable: {failure['path']}: {failure['reason']}",
-                highlight=False,
-                markup=False,
-                soft_wrap=True,
-            )
+            print_plain(f"  unreadable: {failure['path']}: {failure['reason']}")
         if info["n_failed"] > 10:
-            console.print(
-                f"  ... and {info['n_failed'] - 10} more (see --json)",
-                highlight=False,
-                markup=False,
-            )
-    console.print(f"done in {seconds:.1f} s", highlight=False, markup=False)
+            print_plain(f"  ... and {info['n_failed'] - 10} more (see --json)", soft_wrap=False)
+    print_plain(f"done in {seconds:.1f} s", soft_wrap=False)

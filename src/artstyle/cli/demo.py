@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from artstyle.cli.app import app, console
+from artstyle.cli.app import app, print_plain
 
 
 @app.command("demo")
@@ -39,5 +39,5 @@ def demo_command(
         redo=redo,
         base_model=base_model,
         seed=seed,
-        say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
+        say=print_plain,
     )

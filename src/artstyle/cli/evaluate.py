@@ -10,7 +10,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from artstyle.cli.app import DataOpt, JsonOpt, RunArg, app, console, print_json
+from artstyle.cli.app import (
+    DataOpt,
+    EvalSplitOpt,
+    JsonOpt,
+    RunArg,
+    TtaOpt,
+    app,
+    console,
+    new_table,
+    print_json,
+    print_plain,
+    score_cell,
+)
 from artstyle.train import runs as run_folders
 
 
@@ -18,14 +30,8 @@ from artstyle.train import runs as run_folders
 def evaluate_command(
     run: RunArg,
     data: DataOpt = None,
-    split: Annotated[str, typer.Option("--split", help="test | val | train")] = "test",
-    tta: Annotated[
-        bool | None,
-        typer.Option(
-            "--tta/--no-tta",
-            help="Average over each image and its mirror (default: as the run was trained).",
-        ),
-    ] = None,
+    split: EvalSplitOpt = "test",
+    tta: TtaOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a classifier run: metrics.json, confusion matrix and per-style table.
@@ -47,24 +53,22 @@ def evaluate_command(
     if task == "stylizer":
         from artstyle.generate.stylize import summary_line
 
-        console.print(summary_line(metrics), highlight=False, soft_wrap=True, markup=False)
+        print_plain(summary_line(metrics))
         return
-    table = Table(title=escape(f"{run} on {split}" + (" (flip TTA)" if metrics["tta"] else "")))
-    for column in ("style", "precision", "recall", "f1", "support"):
-        table.add_column(column, justify="left" if column == "style" else "right")
+    table = new_table(
+        escape(f"{run} on {split}" + (" (flip TTA)" if metrics["tta"] else "")),
+        ("style", "precision", "recall", "f1", "support"),
+    )
     for style, row in metrics["per_class"].items():
-        cells = [
-            "-" if row[key] is None else f"{row[key]:.3f}" for key in ("precision", "recall", "f1")
-        ]
+        cells = [score_cell(row[key], "-") for key in ("precision", "recall", "f1")]
         table.add_row(escape(style), *cells, str(row["support"]))
     console.print(table)
-    console.print(
+    print_plain(
         f"accuracy {metrics['accuracy']:.3f}  balanced accuracy {metrics['balanced_accuracy']:.3f}  "
         f"macro-F1 {metrics['macro_f1']:.3f}  top-3 {metrics['top3_accuracy']:.3f}  n {metrics['n_test']}\n"
         f"baselines: majority ({metrics['majority_baseline_style']}) {metrics['majority_baseline_accuracy']:.3f}, "
         f"chance {metrics['chance_accuracy']:.3f}",
-        highlight=False,
-        markup=False,
+        soft_wrap=False,
     )
     if metrics["styles_absent_from_test"]:
         console.print(
@@ -76,7 +80,7 @@ def evaluate_command(
     if warning:
         console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     written = run_folders.RunFolder(Path(run)).split_metrics_path(split)
-    console.print(f"wrote {written} and figures/", highlight=False, markup=False)
+    print_plain(f"wrote {written} and figures/", soft_wrap=False)
 
 
 @app.command("predict")
@@ -86,13 +90,7 @@ def predict_command(
         list[Path], typer.Argument(help="Image files or folders of images (any size or format).")
     ],
     top_k: Annotated[int, typer.Option("--top-k", help="How many styles to list per image.")] = 3,
-    tta: Annotated[
-        bool | None,
-        typer.Option(
-            "--tta/--no-tta",
-            help="Average over each image and its mirror (default: as the run was trained).",
-        ),
-    ] = None,
+    tta: TtaOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Most likely styles of images, with probabilities.
@@ -138,18 +136,14 @@ def _below_common_folder(paths: list[str]) -> tuple[str, list[str]]:
 
 def _print_autoencoder(metrics: dict[str, Any], run: Path, split: str) -> None:
     """``artstyle evaluate`` on an autoencoder run: MSE, PSNR and SSIM against two references."""
-    console.print(
+    print_plain(
         f"{split}: PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}, MSE {metrics['mse']:.5f} on {metrics['n_test']} images "
         f"(references: mean image {metrics['baseline_psnr_mean_image']:.2f} dB, "
-        f"{metrics['baseline_downsampled_side']} px thumbnail {metrics['baseline_psnr_downsampled']:.2f} dB)",
-        highlight=False,
-        soft_wrap=True,
-        markup=False,
+        f"{metrics['baseline_downsampled_side']} px thumbnail {metrics['baseline_psnr_downsampled']:.2f} dB)"
     )
 
     written = run_folders.RunFolder(Path(run)).split_metrics_path(split)
-    console.print(
+    print_plain(
         f"wrote {written}" + (" and figures/reconstructions.png" if split == "test" else ""),
-        highlight=False,
-        markup=False,
+        soft_wrap=False,
     )

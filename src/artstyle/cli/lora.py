@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,41 +18,43 @@ from artstyle.cli.app import (
     RunArg,
     RunOutOpt,
     SeedOpt,
+    comma_list,
     console,
     lora_app,
+    print_plain,
     train_or_resume,
+    with_options,
 )
 
-BaseOpt = Annotated[
+TrainBaseOpt = Annotated[
     Path | None,
     typer.Option(
-        "--base", help="Local Stable Diffusion 1.x/2.x folder (default: the one the run recorded)."
+        "--base",
+        help="Local Stable Diffusion 1.x/2.x folder (model_index.json, unet/, vae/, ...).",
     ),
 ]
+ResolutionOpt = Annotated[
+    int | None,
+    typer.Option("--resolution", help="Training image side in pixels (multiple of 8)."),
+]
 
-
+# what `_painting_command` gives both painting commands, in their --help order
 LoraStepsOpt = Annotated[
     int | None,
     typer.Option("--steps", min=1, help="Sampling steps (default: the run's inference_steps)."),
 ]
-
-
 GuidanceOpt = Annotated[
     float | None,
     typer.Option(
         "--guidance", min=0.0, help="Classifier-free guidance scale (default: the run's)."
     ),
 ]
-
-
-PromptOpt = Annotated[
-    str | None,
+BaseOpt = Annotated[
+    Path | None,
     typer.Option(
-        "--prompt", help="Subject added to the style caption; a {style} in it is filled in instead."
+        "--base", help="Local Stable Diffusion 1.x/2.x folder (default: the one the run recorded)."
     ),
 ]
-
-
 SafetyOpt = Annotated[
     bool | None,
     typer.Option(
@@ -59,25 +63,24 @@ SafetyOpt = Annotated[
     ),
 ]
 
+# --prompt sits among each painting command's own options in --help, so each names it
+PromptOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--prompt", help="Subject added to the style caption; a {style} in it is filled in instead."
+    ),
+]
+
 
 @lora_app.command("train", context_settings=OVERRIDES)
 def lora_train_command(
     ctx: typer.Context,
-    base: Annotated[
-        Path | None,
-        typer.Option(
-            "--base",
-            help="Local Stable Diffusion 1.x/2.x folder (model_index.json, unet/, vae/, ...).",
-        ),
-    ] = None,
+    base: TrainBaseOpt = None,
     data: DataOpt = None,
     out: RunOutOpt = None,
     config: ConfigOpt = None,
     resume: ResumeOpt = None,
-    resolution: Annotated[
-        int | None,
-        typer.Option("--resolution", help="Training image side in pixels (multiple of 8)."),
-    ] = None,
+    resolution: ResolutionOpt = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Optimizer steps.")] = None,
     rank: Annotated[int | None, typer.Option("--rank", help="LoRA rank.")] = None,
     devices: DevicesOpt = None,
@@ -114,13 +117,10 @@ def lora_train_command(
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return  # one summary, from rank 0, when --devices > 1
     speed = metrics["train_images_per_second"]
-    console.print(
+    print_plain(
         f"trained {metrics['steps']} steps ({metrics['precision']}, {speed:.2f} images/s); "
         f"loss {metrics['loss_mean_first_10pct']:.4f} -> {metrics['loss_mean_last_10pct']:.4f}; "
-        f"wrote {Path(run) / 'pytorch_lora_weights.safetensors'}",
-        highlight=False,
-        soft_wrap=True,
-        markup=False,
+        f"wrote {Path(run) / 'pytorch_lora_weights.safetensors'}"
     )
     if metrics.get("stopped"):
         console.print(f"[yellow]stopped early:[/] {metrics['stopped']}", highlight=False)
@@ -130,7 +130,44 @@ def lora_train_command(
         )
 
 
-@lora_app.command("generate")
+# What --seed and --out mean in each painting command; their other sampling options are the same.
+_SEED_AND_OUT_HELP = {
+    "generate": (
+        "Seed of the first image.",
+        "PNG to write (default: RUN/samples/STYLE_seedS.png).",
+    ),
+    "grid": ("One seed for every image.", "PNG to write (default: RUN/figures/style_grid.png)."),
+}
+
+
+def _painting_command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register `lora NAME` with the sampling options `generate` and `grid` end with.
+
+    They follow the command's own options in --help; both painting functions take them as
+    the same keywords, so the command gets them as ``**sampling``.
+    """
+    seed_help, out_help = _SEED_AND_OUT_HELP[name]
+    sampling = (
+        ("seed", Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help=seed_help)], 0),
+        ("steps", LoraStepsOpt, None),
+        ("guidance", GuidanceOpt, None),
+        ("out", Annotated[Path | None, typer.Option("--out", help=out_help)], None),
+        ("base", BaseOpt, None),
+        ("safety_checker", SafetyOpt, None),
+    )
+
+    def register(command: Callable[..., None]) -> Callable[..., None]:
+        own = [
+            parameter
+            for parameter in inspect.signature(command, eval_str=True).parameters.values()
+            if parameter.kind is not inspect.Parameter.VAR_KEYWORD
+        ]
+        return lora_app.command(name)(with_options(command, own, sampling))
+
+    return register
+
+
+@_painting_command("generate")
 def lora_generate_command(
     run: RunArg,
     style: Annotated[
@@ -140,17 +177,7 @@ def lora_generate_command(
     n: Annotated[
         int, typer.Option("--n", min=1, help="Number of images (image i uses seed S + i).")
     ] = 4,
-    seed: Annotated[
-        int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the first image.")
-    ] = 0,
-    steps: LoraStepsOpt = None,
-    guidance: GuidanceOpt = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="PNG to write (default: RUN/samples/STYLE_seedS.png)."),
-    ] = None,
-    base: BaseOpt = None,
-    safety_checker: SafetyOpt = None,
+    **sampling: Any,
 ) -> None:
     """Paint images in one style with a LoRA run.
 
@@ -158,31 +185,15 @@ def lora_generate_command(
     """
     from artstyle.generate.lora import generate
 
-    result = generate(
-        run,
-        style=style,
-        prompt=prompt,
-        n=n,
-        seed=seed,
-        steps=steps,
-        guidance=guidance,
-        base=base,
-        out=out,
-        safety_checker=safety_checker,
-    )
-    console.print(
-        f"wrote {result['path']} ({result['n']} images, prompt: {result['prompt']!r})",
-        highlight=False,
-        soft_wrap=True,
-        markup=False,
-    )
+    result = generate(run, style=style, prompt=prompt, n=n, **sampling)
+    print_plain(f"wrote {result['path']} ({result['n']} images, prompt: {result['prompt']!r})")
     if result["nsfw_flagged"]:
         console.print(
             f"[yellow]the safety checker blacked out {result['nsfw_flagged']} image(s)[/]"
         )
 
 
-@lora_app.command("grid")
+@_painting_command("grid")
 def lora_grid_command(
     run: RunArg,
     styles: Annotated[
@@ -192,17 +203,7 @@ def lora_grid_command(
         ),
     ] = None,
     prompt: PromptOpt = None,
-    seed: Annotated[
-        int, typer.Option("--seed", min=0, max=2**63 - 1, help="One seed for every image.")
-    ] = 0,
-    steps: LoraStepsOpt = None,
-    guidance: GuidanceOpt = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="PNG to write (default: RUN/figures/style_grid.png)."),
-    ] = None,
-    base: BaseOpt = None,
-    safety_checker: SafetyOpt = None,
+    **sampling: Any,
 ) -> None:
     """One prompt and seed across styles: the base model's row above the LoRA model's.
 
@@ -210,21 +211,7 @@ def lora_grid_command(
     """
     from artstyle.workflows.lora import style_grid
 
-    names = [name.strip() for name in styles.split(",") if name.strip()] if styles else None
-    result = style_grid(
-        run,
-        styles=names,
-        prompt=prompt,
-        seed=seed,
-        steps=steps,
-        guidance=guidance,
-        base=base,
-        out=out,
-        safety_checker=safety_checker,
-    )
-    console.print(
-        f"wrote {result['path']} (styles: {', '.join(result['styles'])}; seed {result['seed']})",
-        highlight=False,
-        soft_wrap=True,
-        markup=False,
+    result = style_grid(run, styles=comma_list(styles), prompt=prompt, **sampling)
+    print_plain(
+        f"wrote {result['path']} (styles: {', '.join(result['styles'])}; seed {result['seed']})"
     )

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from artstyle.cli.app import app, console
+from artstyle.cli.app import app, console, print_plain
 from artstyle.text import plural
 
 
@@ -38,16 +38,13 @@ def report(
     from artstyle.report import build_report
 
     summary = build_report(runs, out=out, markdown=markdown, title=title)
-    console.print(
+    print_plain(
         f"wrote {summary.out} ({plural(summary.n_runs, 'run')}, {plural(summary.n_figures, 'figure')}, "
         f"{summary.n_bytes / 1e6:.1f} MB; "
-        f"sections: {', '.join(summary.sections)})",
-        highlight=False,
-        soft_wrap=True,
-        markup=False,
+        f"sections: {', '.join(summary.sections)})"
     )
     if summary.markdown:
-        console.print(f"wrote {summary.markdown}", highlight=False, soft_wrap=True, markup=False)
+        print_plain(f"wrote {summary.markdown}")
 
     for note in summary.notes:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)

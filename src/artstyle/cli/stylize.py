@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from artstyle.cli.app import DataOpt, JsonOpt, JudgeOpt, RunArg, app, console, print_json
+from artstyle.cli.app import (
+    DataOpt,
+    EvalSplitOpt,
+    JsonOpt,
+    JudgeOpt,
+    RunArg,
+    app,
+    comma_list,
+    print_json,
+    print_plain,
+)
 from artstyle.errors import ArtstyleError
 
 
@@ -37,7 +47,7 @@ def stylize_command(
     ] = False,
     judge: JudgeOpt = None,
     data: DataOpt = None,
-    split: Annotated[str, typer.Option("--split", help="test | val | train")] = "test",
+    split: EvalSplitOpt = "test",
     n_images: Annotated[
         int | None,
         typer.Option(
@@ -84,32 +94,19 @@ def stylize_command(
             raise ArtstyleError(f"{modes[0]} restyles one image; pass --image IMG")
     if styles:
         result = pictures.stylize_image(run, image, styles, out=out, device=device)
-        console.print(
-            f"wrote {result['out']}: {image.name} in {', '.join(result['styles'])}",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
-        )
+        print_plain(f"wrote {result['out']}: {image.name} in {', '.join(result['styles'])}")
     elif interpolate:
-        pair = [part.strip() for part in interpolate.split(",") if part.strip()]
+        pair = comma_list(interpolate)
         if len(pair) != 2:
             raise ArtstyleError(f"--interpolate takes two styles A,B, got {interpolate!r}")
         result = pictures.interpolate_styles(
             run, image, pair[0], pair[1], steps=steps, out=out, device=device
         )
-        console.print(
-            f"wrote {result['out']}: {steps} blends from {pair[0]} to {pair[1]}",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
-        )
+        print_plain(f"wrote {result['out']}: {steps} blends from {pair[0]} to {pair[1]}")
     elif grid:
         result = pictures.stylize_grid(run, data=data, n=grid, split=split, out=out, device=device)
-        console.print(
-            f"wrote {result['out']}: {len(result['styles'])} x {len(result['styles'])} grid",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
+        print_plain(
+            f"wrote {result['out']}: {len(result['styles'])} x {len(result['styles'])} grid"
         )
     else:
         metrics = stylize.score_run(
@@ -118,12 +115,7 @@ def stylize_command(
         if as_json:
             print_json(metrics)
             return
-        console.print(stylize.summary_line(metrics), highlight=False, soft_wrap=True, markup=False)
+        print_plain(stylize.summary_line(metrics))
         from artstyle.train.runs import open_run
 
-        console.print(
-            f"wrote {open_run(run).split_metrics_path(split)}",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
-        )
+        print_plain(f"wrote {open_run(run).split_metrics_path(split)}")

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from artstyle.cli.app import (
     OVERRIDES,
@@ -25,10 +24,15 @@ from artstyle.cli.app import (
     SeedOpt,
     SizeOpt,
     app,
+    comma_list,
     console,
     merge_overrides,
+    new_table,
+    print_plain,
+    score_cell,
     train_app,
     train_or_resume,
+    with_options,
 )
 
 # The options each train command shows in --help beyond the common ones, and its help text.
@@ -99,20 +103,14 @@ def _train_command(task: str, extra: tuple[tuple[str, Any], ...], help_text: str
             resume=functools.partial(resume, task),
         )
 
-    # --help lists where to, then what the task adds, then the budget
-    named = (*_COMMON, *extra, *_BUDGET)
-    parameters = [
-        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
-    ]
-    parameters += [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
-        for name, kind in named
-    ]
-    command.__signature__ = inspect.Signature(parameters)
-    command.__annotations__ = {p.name: p.annotation for p in parameters}
     command.__name__ = f"train_{task}_command"
     command.__doc__ = help_text
-    return command
+    # --help lists where to, then what the task adds, then the budget
+    named = (*_COMMON, *extra, *_BUDGET)
+    ctx = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+    return with_options(command, [ctx], [(name, kind, None) for name, kind in named])
 
 
 for _task, (_extra, _help) in TRAIN_COMMANDS.items():
@@ -157,18 +155,17 @@ def compare_balance_command(
         "epochs": epochs,
         "max_minutes": max_minutes,
         "seed": seed,
-        "strategies": [s.strip() for s in strategies.split(",") if s.strip()]
-        if strategies
-        else None,
+        "strategies": comma_list(strategies),
     }
     summary = compare_balance(
         load_config(CompareBalanceConfig, config, merge_overrides(ctx, typed))
     )
-    table = Table(title="imbalance strategies (test split)")
-    for column in ("strategy", "accuracy", "balanced acc.", "macro-F1", "rarest-5 recall"):
-        table.add_column(column, justify="left" if column == "strategy" else "right")
+    table = new_table(
+        "imbalance strategies (test split)",
+        ("strategy", "accuracy", "balanced acc.", "macro-F1", "rarest-5 recall"),
+    )
     for row in summary["rows"]:
-        rare = "-" if row["rarest5_recall_mean"] is None else f"{row['rarest5_recall_mean']:.3f}"
+        rare = score_cell(row["rarest5_recall_mean"], "-")
         name = row["strategy"] + (" (best)" if row["strategy"] == summary["best_strategy"] else "")
         table.add_row(
             name,
@@ -178,8 +175,6 @@ def compare_balance_command(
             rare,
         )
     console.print(table)
-    console.print(
-        f"wrote {Path(summary['rows'][0]['run']).parent / 'comparison.md'}",
-        highlight=False,
-        markup=False,
+    print_plain(
+        f"wrote {Path(summary['rows'][0]['run']).parent / 'comparison.md'}", soft_wrap=False
     )

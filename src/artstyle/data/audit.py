@@ -442,107 +442,106 @@ def _label(member: dict[str, Any]) -> str:
     return path if path.startswith(member["split"] + "/") else f"{path} ({member['split']})"
 
 
+def _members(group: dict[str, Any]) -> str:
+    return " = ".join(_label(m) for m in group["members"][:4]) + (
+        " ..." if len(group["members"]) > 4 else ""
+    )
+
+
 def summary_lines(report: AuditReport, *, n_paths: int = 3) -> list[str]:
     """A plain-text summary: each finding with its count, the first few files, and what to do."""
     lines = [
         f"audited {report.root} ({report.source_kind}): "
         f"{report.n_images.get('train', 0)} train, {report.n_images.get('test', 0)} test images"
     ]
+    found_any = False
 
-    def files(entries: list[dict[str, Any]], describe: Callable[[dict[str, Any]], str]) -> None:
+    def finding(
+        message: str,
+        entries: list[dict[str, Any]] | None = None,
+        describe: Callable[[dict[str, Any]], str] = _members,
+    ) -> None:
+        """One problem: its line, then the first ``n_paths`` of ``entries`` (groups by default)."""
+        nonlocal found_any
+        found_any = True
+        lines.append(message)
+        if entries is None:
+            return
         for entry in entries[:n_paths]:
             lines.append(f"    {describe(entry)}")
         if len(entries) > n_paths:
             lines.append(f"    ... and {len(entries) - n_paths} more (--json or --out for all)")
 
-    def groups(entries: list[dict[str, Any]]) -> None:
-        files(
-            entries,
-            lambda g: (
-                " = ".join(_label(m) for m in g["members"][:4])
-                + (" ..." if len(g["members"]) > 4 else "")
-            ),
-        )
-
-    found_any = False
     if report.unreadable:
-        found_any = True
-        lines.append(
-            f"unreadable: {plural(len(report.unreadable), 'file')}; re-download or delete them (training skips them)"
+        finding(
+            f"unreadable: {plural(len(report.unreadable), 'file')}; re-download or delete them (training skips them)",
+            report.unreadable,
+            lambda e: f"{_label(e)}: {e['reason']}",
         )
-        files(report.unreadable, lambda e: f"{_label(e)}: {e['reason']}")
     if report.leakage_exact:
-        found_any = True
         n_test = sum(1 for g in report.leakage_exact for m in g["members"] if m["split"] == "test")
-        lines.append(
+        finding(
             f"train/test leakage, exact copies: {plural(len(report.leakage_exact), 'group')} "
             f"({plural(n_test, 'test file')}); "
-            "remove the test copy to avoid leakage (otherwise test scores reward memory)"
+            "remove the test copy to avoid leakage (otherwise test scores reward memory)",
+            report.leakage_exact,
         )
-        groups(report.leakage_exact)
     if report.leakage_near:
-        found_any = True
-        lines.append(
+        finding(
             f"train/test leakage, near copies: {plural(len(report.leakage_near), 'group')}; "
-            "check by eye and remove the test copy of any true copy"
+            "check by eye and remove the test copy of any true copy",
+            report.leakage_near,
         )
-        groups(report.leakage_near)
     within = [g for g in report.exact_duplicates if not g["cross_split"]]
     if within:
-        found_any = True
         extra = sum(len(g["members"]) - 1 for g in within)
-        lines.append(
+        finding(
             f"exact duplicates within a split: {plural(len(within), 'group')} "
             f"({extra} extra {'copy' if extra == 1 else 'copies'}); "
-            "keep one file per group (a copy counts a painting twice)"
+            "keep one file per group (a copy counts a painting twice)",
+            within,
         )
-        groups(within)
     near_within = [g for g in report.near_duplicates if not g["cross_split"]]
     if near_within:
-        found_any = True
         n_mirrored = sum(1 for g in near_within for m in g["members"] if m.get("mirrored"))
-        lines.append(
+        finding(
             f"near duplicates within a split: {plural(len(near_within), 'group')} "
             f"({plural(n_mirrored, 'mirrored member')}); "
-            "resized, greyscale or mirrored copies: check by eye and keep one"
+            "resized, greyscale or mirrored copies: check by eye and keep one",
+            near_within,
         )
-        groups(near_within)
     if report.label_conflicts:
-        found_any = True
-        lines.append(
+        finding(
             f"label conflicts: {plural(len(report.label_conflicts), 'picture')} filed under two or more styles; "
-            "decide which style is right and remove the other copy"
-        )
-        files(
+            "decide which style is right and remove the other copy",
             report.label_conflicts,
             lambda g: (
                 f"{', '.join(g['styles'])}: " + " = ".join(_label(m) for m in g["members"][:3])
             ),
         )
     if report.tiny:
-        found_any = True
-        lines.append(
+        finding(
             f"tiny images (short side < {report.params['min_side']} px): {len(report.tiny)}; "
-            "drop them or accept blurry upscaling"
+            "drop them or accept blurry upscaling",
+            report.tiny,
+            lambda e: f"{_label(e)}: {e['width']}x{e['height']}",
         )
-        files(report.tiny, lambda e: f"{_label(e)}: {e['width']}x{e['height']}")
     if report.extreme_aspect:
-        found_any = True
-        lines.append(
+        finding(
             f"extreme aspect ratios (> {report.params['max_aspect']:g}:1): {len(report.extreme_aspect)}; "
-            "a centre crop keeps little of them, consider --resize letterbox"
+            "a centre crop keeps little of them, consider --resize letterbox",
+            report.extreme_aspect,
+            lambda e: f"{_label(e)}: {e['aspect']:g}:1",
         )
-        files(report.extreme_aspect, lambda e: f"{_label(e)}: {e['aspect']:g}:1")
     if report.small_styles:
-        found_any = True
-        lines.append(
+        finding(
             f"styles with fewer than {report.params['min_style_images']} train images: {len(report.small_styles)}; "
-            "collect more, merge them, or see `artstyle data balance`"
+            "collect more, merge them, or see `artstyle data balance`",
+            report.small_styles,
+            lambda e: f"{e['style']}: {e['n_train']}",
         )
-        files(report.small_styles, lambda e: f"{e['style']}: {e['n_train']}")
     if report.missing_in_test:
-        found_any = True
-        lines.append(
+        finding(
             f"train styles missing from test: {', '.join(report.missing_in_test)}; "
             "their test accuracy cannot be measured (balanced accuracy averages the others)"
         )

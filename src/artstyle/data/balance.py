@@ -231,10 +231,17 @@ def sample_weights(
     return weights_per_class[labels]
 
 
-def _sampling_probabilities(labels: np.ndarray, method: str, beta: float) -> np.ndarray:
-    n_classes = int(labels.max()) + 1 if labels.size else 0
+def _weighted_draw(
+    labels: Sequence[int] | np.ndarray, n_samples: int | None, method: str, beta: float
+) -> tuple[int, np.ndarray]:
+    """(how many to draw, each sample's probability): the draw both samplers make."""
+    labels = _as_labels(labels)
+    if labels.size == 0:
+        raise ArtstyleError("no labels to sample from")
+    n_samples = labels.size if n_samples is None else int(n_samples)
+    n_classes = int(labels.max()) + 1
     weights = sample_weights(labels, class_weights(class_counts(labels, n_classes), method, beta))
-    return weights / weights.sum()
+    return n_samples, weights / weights.sum()
 
 
 def weighted_sampler_indices(
@@ -250,13 +257,9 @@ def weighted_sampler_indices(
     With ``inverse`` every class is drawn equally often on average; ``n_samples``
     defaults to the number of labels (one epoch's worth).
     """
-    labels = _as_labels(labels)
-    if labels.size == 0:
-        raise ArtstyleError("no labels to sample from")
-    n_samples = labels.size if n_samples is None else int(n_samples)
-    probabilities = _sampling_probabilities(labels, method, beta)
+    n_samples, probabilities = _weighted_draw(labels, n_samples, method, beta)
     return np.random.default_rng(seed).choice(
-        labels.size, size=n_samples, replace=True, p=probabilities
+        probabilities.size, size=n_samples, replace=True, p=probabilities
     )
 
 
@@ -272,16 +275,12 @@ def make_weighted_sampler(
     import torch
     from torch.utils.data import WeightedRandomSampler
 
-    labels = _as_labels(labels)
-    if labels.size == 0:
-        raise ArtstyleError("no labels to sample from")
-    generator = torch.Generator().manual_seed(seed)
-    probabilities = torch.from_numpy(_sampling_probabilities(labels, method, beta))
+    n_samples, probabilities = _weighted_draw(labels, n_samples, method, beta)
     return WeightedRandomSampler(
-        probabilities,
-        num_samples=labels.size if n_samples is None else int(n_samples),
+        torch.from_numpy(probabilities),
+        num_samples=n_samples,
         replacement=True,
-        generator=generator,
+        generator=torch.Generator().manual_seed(seed),
     )
 
 

@@ -24,9 +24,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import numpy as np
 
+from artstyle.config import check_image_side
 from artstyle.data.images import RESIZE_MODES, ImageError, decode_item, worker_context
 from artstyle.data.scan import Index, Item, Skipped
 from artstyle.errors import ArtstyleError
@@ -130,8 +132,8 @@ def load_split(
         if built:
             meta = _build(
                 items,
-                array_path=array_path,
-                index_path=index_path,
+                array_path,
+                index_path,
                 key=key,
                 size=size,
                 resize=resize,
@@ -164,29 +166,22 @@ def load_split(
     )
 
 
-def build_all(
-    index: Index,
-    size: int,
-    *,
-    resize: str = "crop",
-    cache_dir: str | os.PathLike | None = None,
-    workers: int | None = None,
-    progress: bool = True,
-) -> dict[str, CachedSplit]:
+class CacheOptions(TypedDict, total=False):
+    """:func:`load_split`'s options after the side, as passed on by the functions that call it."""
+
+    resize: str
+    cache_dir: str | os.PathLike | None
+    workers: int | None
+    progress: bool
+
+
+def build_all(index: Index, size: int, **options: Unpack[CacheOptions]) -> dict[str, CachedSplit]:
     """Build (or check) the caches of every split that has images; what ``artstyle data cache`` runs.
 
     artstyle data cache DATA --size 64
     """
     return {
-        split: load_split(
-            index,
-            split,
-            size=size,
-            resize=resize,
-            cache_dir=cache_dir,
-            workers=workers,
-            progress=progress,
-        )
+        split: load_split(index, split, size=size, **options)
         for split in ("train", "test")
         if index.split(split)
     }
@@ -195,8 +190,7 @@ def build_all(
 def _check_options(size: int, resize: str, workers: int | None) -> None:
     if resize not in RESIZE_MODES:
         raise ArtstyleError(f"resize must be one of {', '.join(RESIZE_MODES)}, got {resize!r}")
-    if not isinstance(size, int) or not 8 <= size <= 4096:
-        raise ArtstyleError(f"size must be a whole number of pixels from 8 to 4096, got {size!r}")
+    check_image_side(size, "size")
     if workers is not None and workers < 1:
         raise ArtstyleError(f"workers must be at least 1, got {workers}")
 
@@ -260,9 +254,9 @@ def _valid_meta(index_path: Path, array_path: Path, key: str, size: int) -> dict
 
 def _build(
     items: list[Item],
-    *,
     array_path: Path,
     index_path: Path,
+    *,
     key: str,
     size: int,
     resize: str,

@@ -10,12 +10,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from artstyle.config import ClassifierConfig
 from artstyle.errors import ArtstyleError
+
+if TYPE_CHECKING:
+    from artstyle.data.cache import CacheOptions
 
 
 @dataclass
@@ -119,8 +122,7 @@ def load_classifier_data(
             f"{index.root} has {len(index.classes)} style(s) in train; {purpose} needs at least "
             f"{min_styles}: add folders train/<Style>/ for more styles"
         )
-    options = {
-        "size": config.size,
+    options: CacheOptions = {
         "resize": config.resize,
         "cache_dir": config.cache_dir,
         "workers": config.workers,
@@ -131,7 +133,7 @@ def load_classifier_data(
     failed: list[Any] = []
     counts = np.array([index.counts("train")[style] for style in index.classes], dtype=np.int64)
     if "train" in splits:
-        train = load_split(index, "train", **options)
+        train = load_split(index, "train", size=config.size, **options)
         arrays["train"] = train
         failed += train.failed
         counts = np.bincount(np.asarray(train.labels), minlength=len(index.classes)).astype(
@@ -141,7 +143,7 @@ def load_classifier_data(
             train.labels, config.val_fraction, seed=config.seed
         )
     if "test" in splits and index.split("test"):
-        test = load_split(index, "test", **options)
+        test = load_split(index, "test", size=config.size, **options)
         arrays["test"] = test
         failed += test.failed
         indices["test"] = np.arange(len(test), dtype=np.int64)

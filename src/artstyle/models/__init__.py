@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,110 +151,69 @@ def fold_batchnorm(model) -> int:
 
 # ---------------------------------------------------------------- the registered architectures
 
+
+def _family(target: str, kind: str, **common: Any) -> Callable[[str, str, dict[str, Any]], None]:
+    """A :func:`register` for the sizes of one model: ``target``, ``kind`` and ``common`` shared."""
+
+    def add(name: str, description: str, preset: dict[str, Any]) -> None:
+        register(name, target, kind=kind, preset={**preset, **common}, description=description)
+
+    return add
+
+
+# ResNet classifiers: every size has the stride-2 stem, its max-pool and mean+std pooling.
+_resnet = _family(
+    "artstyle.models.classifier:ResNetClassifier",
+    "classifier",
+    stem_stride=2,
+    stem_pool=True,
+    pool="avgstd",
+)
 # 64 px on a CPU (the demo): a ResNet stem (stride-2 conv + max-pool) brings
 # 64 px to 16 px before the first stage, which makes a step about 2.5x cheaper
 # than starting the stages at 32 px, for little accuracy on style; three
 # stages of one block each; mean+std pooling; ~0.3 M parameters.
-register(
-    "resnet_tiny",
-    "artstyle.models.classifier:ResNetClassifier",
-    kind="classifier",
-    preset={
-        "widths": (32, 64, 128),
-        "depths": (1, 1, 1),
-        "stem_stride": 2,
-        "stem_pool": True,
-        "pool": "avgstd",
-    },
-    description="CPU demo size (64 px)",
-)
+_resnet("resnet_tiny", "CPU demo size (64 px)", {"widths": (32, 64, 128), "depths": (1, 1, 1)})
 # A step up for real paintings on a CPU: wider, one more block in the last two stages.
-register(
-    "resnet_small",
-    "artstyle.models.classifier:ResNetClassifier",
-    kind="classifier",
-    preset={
-        "widths": (48, 96, 192),
-        "depths": (1, 2, 2),
-        "stem_stride": 2,
-        "stem_pool": True,
-        "pool": "avgstd",
-    },
-    description="CPU, real paintings (64-96 px)",
+_resnet(
+    "resnet_small", "CPU, real paintings (64-96 px)", {"widths": (48, 96, 192), "depths": (1, 2, 2)}
 )
 # ResNet-18 layout (He et al. 2016) for 128-224 px on one GPU, ~11 M parameters.
-register(
-    "resnet_gpu",
-    "artstyle.models.classifier:ResNetClassifier",
-    kind="classifier",
-    preset={
-        "widths": (64, 128, 256, 512),
-        "depths": (2, 2, 2, 2),
-        "stem_stride": 2,
-        "stem_pool": True,
-        "pool": "avgstd",
-    },
-    description="GPU size (128-224 px)",
+_resnet(
+    "resnet_gpu", "GPU size (128-224 px)", {"widths": (64, 128, 256, 512), "depths": (2, 2, 2, 2)}
 )
+
+# Convolutional autoencoders: every size has the stride-2 stem.
+_conv_ae = _family("artstyle.models.autoencoder:ConvAutoencoder", "autoencoder", stem_stride=2)
 # Convolutional autoencoder for a CPU: a stride-2 stem and two stages take 64 px
 # to an 8x8 grid of 4 latent channels, a 256-d vector (48x fewer values than the image).
-register(
+_conv_ae(
     "conv_ae",
-    "artstyle.models.autoencoder:ConvAutoencoder",
-    kind="autoencoder",
-    preset={
-        "image_size": 64,
-        "latent_dim": 256,
-        "widths": [32, 64],
-        "stem_stride": 2,
-        "bottleneck": "conv",
-    },
-    description="CPU size (64 px), 256-d latent (8x8x4 grid)",
+    "CPU size (64 px), 256-d latent (8x8x4 grid)",
+    {"image_size": 64, "latent_dim": 256, "widths": [32, 64], "bottleneck": "conv"},
 )
 # Wider and deeper for 128 px on one GPU: an 8x8 grid of 16 channels (1024-d).
-register(
+_conv_ae(
     "conv_ae_gpu",
-    "artstyle.models.autoencoder:ConvAutoencoder",
-    kind="autoencoder",
-    preset={
-        "image_size": 128,
-        "latent_dim": 1024,
-        "widths": [64, 128, 256],
-        "stem_stride": 2,
-        "bottleneck": "conv",
-    },
-    description="GPU size (128 px), 1024-d latent (8x8x16 grid)",
+    "GPU size (128 px), 1024-d latent (8x8x16 grid)",
+    {"image_size": 128, "latent_dim": 1024, "widths": [64, 128, 256], "bottleneck": "conv"},
 )
 # The fully connected bottleneck: one global 256-d code (slower to train; see the module docstring).
-register(
+_conv_ae(
     "conv_ae_linear",
-    "artstyle.models.autoencoder:ConvAutoencoder",
-    kind="autoencoder",
-    preset={
-        "image_size": 64,
-        "latent_dim": 256,
-        "widths": [16, 32, 64],
-        "stem_stride": 2,
-        "bottleneck": "linear",
-    },
-    description="CPU size (64 px), 256-d latent from a linear layer",
+    "CPU size (64 px), 256-d latent from a linear layer",
+    {"image_size": 64, "latent_dim": 256, "widths": [16, 32, 64], "bottleneck": "linear"},
 )
+
+_stylizer = _family("artstyle.models.stylizer:Stylizer", "stylizer")
 # Style-conditioned autoencoder for a CPU (32-64 px): content map at S/4, the style
 # modulating the decoder at three scales.
-register(
-    "stylizer_tiny",
-    "artstyle.models.stylizer:Stylizer",
-    kind="stylizer",
-    preset={"style_dim": 64, "width": 16, "n_down": 2, "n_res": 2},
-    description="CPU size (32-64 px)",
+_stylizer(
+    "stylizer_tiny", "CPU size (32-64 px)", {"style_dim": 64, "width": 16, "n_down": 2, "n_res": 2}
 )
 # Wider and one scale deeper for 128 px on one GPU.
-register(
-    "stylizer_gpu",
-    "artstyle.models.stylizer:Stylizer",
-    kind="stylizer",
-    preset={"style_dim": 128, "width": 64, "n_down": 3, "n_res": 4},
-    description="GPU size (128 px)",
+_stylizer(
+    "stylizer_gpu", "GPU size (128 px)", {"style_dim": 128, "width": 64, "n_down": 3, "n_res": 4}
 )
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import signal
 import time
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from torch import nn
 from artstyle.config import TrainConfig
 from artstyle.errors import ArtstyleError
 from artstyle.progress import Progress
+from artstyle.threads import use_threads
 from artstyle.train import runs
 from artstyle.train.engine import is_launched_child, make_fabric, resolve_precision, sync_batchnorm
 from artstyle.train.optim import EMA, Schedule, make_optimizer
@@ -368,9 +368,14 @@ def fit(
     fabric = make_fabric(config)
     fabric.launch()
     is_zero = fabric.is_global_zero
-    if fabric.device.type == "cpu" and fabric.world_size > 1:
-        # processes share the cores: one BLAS/OpenMP pool each would oversubscribe them
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, config.devices)))
+    # the thread count is the config's (recorded in config.yaml), never the load's; processes
+    # on one CPU share its threads, since one full pool each would oversubscribe the cores
+    local_processes = fabric.world_size // max(1, config.num_nodes)
+    per_process = max(1, config.threads // max(1, local_processes))
+    use_threads(per_process if fabric.device.type == "cpu" else config.threads)
+    if fabric.device.type == "cpu":
+        # the same seed gives the same numbers to the last digit (CUDA keeps its fast kernels)
+        torch.use_deterministic_algorithms(True, warn_only=True)
     from lightning.fabric.utilities.seed import seed_everything
 
     seed_everything(config.seed, verbose=False)
@@ -403,6 +408,7 @@ def fit(
     fabric_model, fabric_optimizer = fabric.setup(model, optimizer)
     if ema is not None:
         ema.model.to(fabric.device)
+    resumable = _Resumable(raw_model, optimizer, scheduler, ema, state, schedule, fabric)
 
     best_state: dict[str, torch.Tensor] | None = None
     if resume and not run.checkpoint_path.is_file():
@@ -415,17 +421,7 @@ def fit(
             )
     if resume:
         checkpoint = runs.load_checkpoint(run.checkpoint_path)
-        _restore(
-            checkpoint,
-            raw_model,
-            optimizer,
-            scheduler,
-            ema,
-            state,
-            schedule,
-            fabric,
-            run.checkpoint_path,
-        )
+        _restore(checkpoint, resumable, run.checkpoint_path)
         if state.epoch >= state.planned_epochs:
             raise ArtstyleError(
                 f"{run.path} already finished its schedule, shortened to {state.planned_epochs} "
@@ -465,7 +461,7 @@ def fit(
         if is_zero:
             runs.save_checkpoint(
                 run.checkpoint_path,
-                _checkpoint(raw_model, optimizer, scheduler, ema, state, schedule, config, fabric),
+                _checkpoint(resumable, config),
             )
 
     def record_epoch(row: dict[str, Any], val_metrics: dict[str, float] | None) -> None:
@@ -757,16 +753,22 @@ def _fit_schedule_to_budget(
         schedule.total_steps = planned * steps_per_epoch
 
 
-def _checkpoint(
-    model,
-    optimizer,
-    scheduler,
-    ema,
-    state: TrainState,
-    schedule: Schedule,
-    config: TrainConfig,
-    fabric,
-) -> dict[str, Any]:
+@dataclass
+class _Resumable:
+    """Everything a checkpoint saves and a resume restores, besides the config."""
+
+    model: Any  # the raw (unwrapped) model
+    optimizer: Any
+    scheduler: Any
+    ema: EMA | None
+    state: TrainState
+    schedule: Schedule
+    fabric: Any
+
+
+def _checkpoint(parts: _Resumable, config: TrainConfig) -> dict[str, Any]:
+    model, optimizer, scheduler, ema = parts.model, parts.optimizer, parts.scheduler, parts.ema
+    state, schedule, fabric = parts.state, parts.schedule, parts.fabric
     return {
         "format": CHECKPOINT_FORMAT,
         "model": model.state_dict(),
@@ -787,21 +789,13 @@ def _checkpoint(
     }
 
 
-def _restore(
-    checkpoint,
-    model,
-    optimizer,
-    scheduler,
-    ema,
-    state: TrainState,
-    schedule: Schedule,
-    fabric,
-    source,
-) -> None:
+def _restore(checkpoint, parts: _Resumable, source) -> None:
     if checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise ArtstyleError(
             f"{source}: checkpoint format {checkpoint.get('format')!r} is not understood by this version"
         )
+    model, optimizer, scheduler, ema = parts.model, parts.optimizer, parts.scheduler, parts.ema
+    state, schedule, fabric = parts.state, parts.schedule, parts.fabric
     runs.load_state(model, checkpoint["model"], source=source)
     optimizer.load_state_dict(checkpoint["optimizer"])
     scheduler.load_state_dict(checkpoint["scheduler"])

@@ -62,48 +62,35 @@ def package_version() -> str:
         return "0+unknown"
 
 
+class _InRun:
+    """A file or folder of the run, read as ``run.<name>_path``: the run's path joined with it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, run: RunFolder | None, owner: type | None = None) -> Any:
+        return self if run is None else run.path / self.name
+
+
 @dataclass(frozen=True)
 class RunFolder:
     """Paths of one run; creating the object touches nothing on disk."""
 
     path: Path
 
-    @property
-    def config_path(self) -> Path:
-        return self.path / CONFIG_FILE
-
-    @property
-    def classes_path(self) -> Path:
-        return self.path / CLASSES_FILE
-
-    @property
-    def weights_path(self) -> Path:
-        return self.path / WEIGHTS_FILE
-
-    @property
-    def model_json_path(self) -> Path:
-        return self.path / MODEL_FILE
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.path / CHECKPOINT_FILE
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / METRICS_FILE
+    config_path = _InRun(CONFIG_FILE)
+    classes_path = _InRun(CLASSES_FILE)
+    weights_path = _InRun(WEIGHTS_FILE)
+    model_json_path = _InRun(MODEL_FILE)
+    checkpoint_path = _InRun(CHECKPOINT_FILE)
+    metrics_path = _InRun(METRICS_FILE)
+    history_path = _InRun(HISTORY_FILE)
+    figures_dir = _InRun(FIGURES_DIR)
 
     def split_metrics_path(self, split: str) -> Path:
         """metrics.json for the test split; metrics_<split>.json for another (train, val), so
         scoring those never replaces the held-out numbers."""
         return self.metrics_path if split == "test" else self.path / f"metrics_{split}.json"
-
-    @property
-    def history_path(self) -> Path:
-        return self.path / HISTORY_FILE
-
-    @property
-    def figures_dir(self) -> Path:
-        return self.path / FIGURES_DIR
 
     def figure_path(self, name: str) -> Path:
         return self.figures_dir / name

@@ -101,9 +101,9 @@ def compare_balance(config: CompareBalanceConfig, *, quiet: bool = False) -> dic
                 "run": str(out / strategy),
             }
         )
-    # on a tie `none` is best: a strategy has to beat the data as it is to be worth its cost
-    best = max(rows, key=lambda row: (row["balanced_accuracy"], row["strategy"] == "none"))
-    none_row = next((row for row in rows if row["strategy"] == "none"), None)
+    verdict = metrics_lib.balance_verdict(
+        {row["strategy"]: row["balanced_accuracy"] for row in rows}
+    )
     summary = {
         "data": str(config.data),
         "split": metrics.get("split", "test"),
@@ -115,15 +115,9 @@ def compare_balance(config: CompareBalanceConfig, *, quiet: bool = False) -> dic
         "rarest_styles": list(rows[0]["rarest5_recall"]),
         "train_counts": train_counts,
         "rows": rows,
-        "best_strategy": best["strategy"],
-        "best_beats_none": (best["balanced_accuracy"] > none_row["balanced_accuracy"])
-        if none_row
-        else None,
-        "beating_none": [
-            row["strategy"]
-            for row in rows
-            if none_row and row["balanced_accuracy"] > none_row["balanced_accuracy"]
-        ],
+        "best_strategy": verdict.best,
+        "best_beats_none": verdict.beats_none,
+        "beating_none": verdict.beating_none,
     }
     write_json(out / "comparison.json", summary)
     write_text(out / "comparison.md", comparison_markdown(summary))
@@ -138,7 +132,7 @@ def compare_balance(config: CompareBalanceConfig, *, quiet: bool = False) -> dic
                 "macro-F1": [row["macro_f1"] for row in rows],
                 "recall, rarest 5": [row["rarest5_recall_mean"] for row in rows],
             },
-            title=f"imbalance strategies: seed {config.seed}, {config.epochs} epochs, {config.size} px; best: {best['strategy']}",
+            title=f"imbalance strategies: seed {config.seed}, {config.epochs} epochs, {config.size} px; best: {verdict.best}",
         ),
         out / "figures" / "balance_comparison.png",
     )
@@ -146,7 +140,7 @@ def compare_balance(config: CompareBalanceConfig, *, quiet: bool = False) -> dic
 
 
 # keys that do not change what a run learns: a strategy run may differ in them and be reused
-_NOT_LEARNED = frozenset({"progress", "workers", "cache_dir", "eval_batch_size", "out"})
+_NOT_LEARNED = frozenset({"progress", "workers", "cache_dir", "eval_batch_size", "out", "threads"})
 
 
 def _earlier_strategy_run(config: ClassifierConfig) -> str:

@@ -10,23 +10,76 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from artstyle.config import AutoencoderConfig, ClassifierConfig
-from artstyle.data.dataset import leaked_test_images, load_classifier_data, stage_images
+from artstyle.config import ClassifierConfig, TrainConfig
+from artstyle.data.dataset import (
+    ClassifierData,
+    leaked_test_images,
+    load_classifier_data,
+    stage_images,
+)
 from artstyle.errors import ArtstyleError
 from artstyle.generate.stylize import score_run
 from artstyle.io import write_json
 from artstyle.train import runs
 from artstyle.train.engine import make_fabric
 from artstyle.train.loop import eval_batch_size, evaluate_stage
+from artstyle.train.runs import RunFolder
+from artstyle.train.tasks import TASKS
 from artstyle.train.tasks.autoencoder import AutoencoderTask, reference_psnr
-from artstyle.train.tasks.classifier import ClassifierTask, metrics_from_totals
+from artstyle.train.tasks.base import TaskSpec
+from artstyle.train.tasks.classifier import ClassifierTask, metrics_from_totals, mirror_averaged
 from artstyle.workflows.figures import write_autoencoder_figures, write_classifier_figures
+
+
+@dataclass
+class _Evaluation:
+    """A run loaded for scoring on one split of its data (or of ``--data``)."""
+
+    run: RunFolder
+    trained_on: TrainConfig  # the run's own config
+    config: TrainConfig  # with --data applied, one device
+    data: ClassifierData
+    fabric: Any
+    model: Any
+
+
+def _open_for_evaluation(
+    run_path: str | os.PathLike,
+    spec: TaskSpec,
+    *,
+    data: str | os.PathLike | None,
+    split: str,
+    progress: bool,
+) -> _Evaluation:
+    """The run's config, model on one device and the images of ``split``, their styles checked."""
+    if split not in ("test", "val", "train"):
+        raise ArtstyleError(f"--split must be test, val or train, got {split!r}")
+    run = runs.open_run(run_path)
+    trained_on = config = runs.read_config(run, spec.config, task=spec.name)
+    if data is not None:
+        config = config.model_copy(update={"data": Path(data)})
+    loaded = load_classifier_data(
+        config,
+        splits=("test",) if split == "test" else ("train",),
+        progress=progress,
+        min_styles=spec.min_styles,
+    )
+    runs.check_classes(
+        runs.read_classes(run), loaded.classes, run_path=run.path, data_path=config.data
+    )
+    if split not in loaded.indices or len(loaded.indices[split]) == 0:
+        raise ArtstyleError(f"{config.data} has no {split} images; pick another --split")
+    single = config.model_copy(update={"devices": 1, "num_nodes": 1})
+    fabric = make_fabric(single)
+    model = runs.load_model(run, device=fabric.device)
+    return _Evaluation(run, trained_on, single, loaded, fabric, model)
 
 
 def evaluate_run(
@@ -44,22 +97,11 @@ def evaluate_run(
 
     artstyle evaluate runs/clf --split test --tta
     """
-    if split not in ("test", "val", "train"):
-        raise ArtstyleError(f"--split must be test, val or train, got {split!r}")
-    run = runs.open_run(run_path)
-    trained_on = config = runs.read_config(run, ClassifierConfig, task="classifier")
-    if data is not None:
-        config = config.model_copy(update={"data": Path(data)})
-    classes = runs.read_classes(run)
-    loaded = load_classifier_data(
-        config, splits=("test",) if split == "test" else ("train",), progress=progress
+    opened = _open_for_evaluation(
+        run_path, TASKS["classifier"], data=data, split=split, progress=progress
     )
-    runs.check_classes(classes, loaded.classes, run_path=run.path, data_path=config.data)
-    if split not in loaded.indices or len(loaded.indices[split]) == 0:
-        raise ArtstyleError(f"{config.data} has no {split} images; pick another --split")
-    single = config.model_copy(update={"devices": 1, "num_nodes": 1})
-    fabric = make_fabric(single)
-    model = runs.load_model(run, device=fabric.device)
+    run, trained_on, single, loaded = opened.run, opened.trained_on, opened.config, opened.data
+    fabric, model, config = opened.fabric, opened.model, opened.config
     task = ClassifierTask(single, loaded, tta=tta)
     task.setup(fabric.device)
     started = time.perf_counter()
@@ -197,9 +239,7 @@ def predict(
             x = normalize(pixels)  # (B, S, S, 3) uint8 -> (B, 3, S, S) float
             probabilities = model(x).float().softmax(dim=1)
             if tta:
-                probabilities = (
-                    probabilities + model(torch.flip(x, dims=[3])).float().softmax(dim=1)
-                ) / 2
+                probabilities = mirror_averaged(model, x, probabilities)
             values, indices = probabilities.topk(k, dim=1)
             for (position, _), row_values, row_indices in zip(
                 chunk, values.cpu().tolist(), indices.cpu().tolist(), strict=True
@@ -227,26 +267,11 @@ def evaluate_autoencoder(
 
     artstyle evaluate runs/ae --split test
     """
-    if split not in ("test", "val", "train"):
-        raise ArtstyleError(f"--split must be test, val or train, got {split!r}")
-    run = runs.open_run(run_path)
-    config = runs.read_config(run, AutoencoderConfig, task="autoencoder")
-    if data is not None:
-        config = config.model_copy(update={"data": Path(data)})
-    loaded = load_classifier_data(
-        config,
-        splits=("test",) if split == "test" else ("train",),
-        progress=progress,
-        min_styles=1,
+    opened = _open_for_evaluation(
+        run_path, TASKS["autoencoder"], data=data, split=split, progress=progress
     )
-    runs.check_classes(
-        runs.read_classes(run), loaded.classes, run_path=run.path, data_path=config.data
-    )
-    if split not in loaded.indices or len(loaded.indices[split]) == 0:
-        raise ArtstyleError(f"{config.data} has no {split} images; pick another --split")
-    single = config.model_copy(update={"devices": 1, "num_nodes": 1})
-    fabric = make_fabric(single)
-    model = runs.load_model(run, device=fabric.device)
+    run, single, loaded = opened.run, opened.config, opened.data
+    fabric, model, config = opened.fabric, opened.model, opened.config
     task = AutoencoderTask(single, loaded)
     task.setup(fabric.device)
     totals = evaluate_stage(

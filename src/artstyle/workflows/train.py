@@ -9,26 +9,21 @@ artstyle train classifier --resume runs/clf --max-minutes 30
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
-import numpy as np
-
-from artstyle.config import AutoencoderConfig, ClassifierConfig, StylizerConfig, TrainConfig
+from artstyle.config import TrainConfig
 from artstyle.data.dataset import ClassifierData, leaked_test_images, stage_images
-from artstyle.errors import ArtstyleError
 from artstyle.train import runs
-from artstyle.train.loop import fit_and_evaluate, require_training_images, run_summary
+from artstyle.train.loop import (
+    FitResult,
+    fit_and_evaluate,
+    require_training_images,
+    run_summary,
+)
 from artstyle.train.runs import RunFolder, load_run_data, new_run_folder, resumed_config
 from artstyle.train.tasks import TASKS, spec_for
-from artstyle.train.tasks.autoencoder import AutoencoderTask, reference_psnr
-from artstyle.train.tasks.classifier import ClassifierTask, metrics_from_totals
-from artstyle.train.tasks.stylizer import (
-    StylizerTask,
-    build_stylizer,
-    embeddings_from_means,
-    load_classifier_run,
-    style_means_from_run,
-)
+from artstyle.train.tasks.autoencoder import reference_psnr
+from artstyle.train.tasks.classifier import metrics_from_totals
 from artstyle.workflows.figures import (
     write_autoencoder_figures,
     write_classifier_figures,
@@ -72,47 +67,39 @@ def resume(
     return train_into(config, run, data, resume=True, quiet=quiet)
 
 
+class Fitted(NamedTuple):
+    """A task fitted in a run: what scoring, drawing and writing its metrics start from."""
+
+    config: Any
+    run: RunFolder
+    data: ClassifierData
+    task: Any
+    result: FitResult
+    stage: str  # the split scored: test, or val when the data has no test split
+    totals: Any  # the stage's summed step statistics
+
+
 def train_into(
     config: TrainConfig, run: RunFolder, data: ClassifierData, *, resume: bool, quiet: bool
 ) -> dict[str, Any] | None:
     """Fit, then score, draw and write metrics.json: the task's end of :func:`train`."""
     require_training_images(data)
-    finish = {
-        "classifier": _train_classifier,
-        "autoencoder": _train_autoencoder,
-        "stylizer": _train_stylizer,
-    }[spec_for(config).name]
-    return finish(config, run, data, resume=resume, quiet=quiet)
-
-
-def _train_stylizer(
-    config: StylizerConfig, run: RunFolder, data: ClassifierData, *, resume: bool, quiet: bool
-) -> dict[str, Any] | None:
-    if len(data.classes) < 2:
-        raise ArtstyleError("a stylizer needs at least 2 styles in train")
-    build_stylizer(
-        config, len(data.classes)
-    )  # a bad size/architecture is refused before training starts
-    critic = None
-    if config.critic is not None:
-        critic = load_classifier_run(config.critic, role="critic", classes=data.classes)
-    if config.judge is not None:  # refused now, not after the whole training run
-        load_classifier_run(config.judge, role="judge", classes=data.classes)
-    init_table = None
-    # a resume without a checkpoint starts over from step 0 (fit), and so needs the table too
-    if config.init_styles is not None and not (resume and run.checkpoint_path.is_file()):
-        train_rows = data.indices["train"]
-        images = np.asarray(data.arrays["train"].images)[train_rows]
-        means = style_means_from_run(
-            config.init_styles, images, data.stage_labels("train"), len(data.classes)
-        )
-        style_dim = build_stylizer(config, len(data.classes)).config.style_dim
-        init_table = embeddings_from_means(means, style_dim)
-    task = StylizerTask(config, data, critic=critic, init_table=init_table)
+    spec = spec_for(config)
+    task = spec.make(config, data, run=run, resume=resume)
     finished = fit_and_evaluate(task, config, run, data, resume=resume, quiet=quiet)
     if finished is None:
-        return None
-    result, stage, totals = finished.result, finished.stage, finished.totals
+        return None  # a DDP rank other than 0
+    finish = {
+        "classifier": _finish_classifier,
+        "autoencoder": _finish_autoencoder,
+        "stylizer": _finish_stylizer,
+    }[spec.name]
+    fitted = Fitted(config, run, data, task, finished.result, finished.stage, finished.totals)
+    return finish(fitted, quiet=quiet)
+
+
+def _finish_stylizer(fitted: Fitted, *, quiet: bool) -> dict[str, Any]:
+    config, run, data, task, result, stage, totals = fitted
     summary = task.summarize(totals, stage)
     metrics: dict[str, Any] = {
         "chance": 1.0 / len(data.classes),
@@ -123,7 +110,7 @@ def _train_stylizer(
         "split": stage,
         "architecture": config.model,
         "critic": str(config.critic) if config.critic else None,
-        "critic_size": critic.size if critic is not None else None,
+        "critic_size": task.critic.size if task.critic is not None else None,
         "size": config.size,
         "style_features": task.feature_source,
         "init_styles": str(config.init_styles) if config.init_styles else None,
@@ -166,14 +153,8 @@ def _train_stylizer(
     return metrics
 
 
-def _train_autoencoder(
-    config: AutoencoderConfig, run: RunFolder, data: ClassifierData, *, resume: bool, quiet: bool
-) -> dict[str, Any] | None:
-    task = AutoencoderTask(config, data)
-    finished = fit_and_evaluate(task, config, run, data, resume=resume, quiet=quiet)
-    if finished is None:
-        return None
-    result, stage, totals = finished.result, finished.stage, finished.totals
+def _finish_autoencoder(fitted: Fitted, *, quiet: bool) -> dict[str, Any]:
+    config, run, data, task, result, stage, totals = fitted
     model = result.model
     images = stage_images(data, stage)
     metrics = {
@@ -222,14 +203,8 @@ def leakage_warning(metrics: dict[str, Any], data_path: Any = None) -> str | Non
     )
 
 
-def _train_classifier(
-    config: ClassifierConfig, run: RunFolder, data: ClassifierData, *, resume: bool, quiet: bool
-) -> dict[str, Any] | None:
-    task = ClassifierTask(config, data)
-    finished = fit_and_evaluate(task, config, run, data, resume=resume, quiet=quiet)
-    if finished is None:
-        return None
-    result, stage, totals = finished.result, finished.stage, finished.totals
+def _finish_classifier(fitted: Fitted, *, quiet: bool) -> dict[str, Any]:
+    config, run, data, task, result, stage, totals = fitted
     extra = {
         "split": stage,
         "tta": task.tta,

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from artstyle.config import IMAGE_SIDE, TRAIN_SIDE, check_image_side
 from artstyle.data.images import encode_jpeg, worker_context
 from artstyle.data.synthetic.painters import PAINTERS, paint
 from artstyle.data.synthetic.styles import (
@@ -217,10 +218,8 @@ def make_synthetic(
 
         artstyle data synth data/synthetic --scale 0.2 --seed 0
     """
-    if isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= 4096:
-        raise ArtstyleError(
-            f"--size must be a whole number of pixels from 16 to 4096, got {size!r}"
-        )
+    # written to be trained on: no smaller than a model trains at
+    check_image_side(size, "--size", (TRAIN_SIDE[0], IMAGE_SIDE[1]))
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ArtstyleError(f"--seed must be a whole number >= 0, got {seed!r}")
     if workers is not None and (not isinstance(workers, int) or workers < 1):

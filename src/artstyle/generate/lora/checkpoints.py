@@ -21,6 +21,7 @@ RESUMABLE_KEYS = frozenset(
         "max_steps",
         "max_minutes",
         "progress",
+        "threads",
         "data",
         "base",
         "accelerator",

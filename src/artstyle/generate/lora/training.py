@@ -14,6 +14,7 @@ from artstyle.generate.lora.base_model import _load_component, _prepare_hf, chec
 from artstyle.generate.lora.captions import default_validation_styles
 from artstyle.generate.lora.checkpoints import TASK, _restore
 from artstyle.text import resolve_style
+from artstyle.threads import use_threads
 
 # ---------------------------------------------------------------- Fabric and precision
 
@@ -112,6 +113,8 @@ def setup_training(config: LoraConfig, *, resume: bool = False) -> LoraTraining:
 
     fabric = make_fabric(config)
     fabric.launch()
+    if fabric.device.type == "cpu":  # the recorded count, shared by the processes on this CPU
+        use_threads(max(1, config.threads // max(1, fabric.world_size // config.num_nodes)))
     precision = str(fabric.strategy.precision.precision)  # what Fabric really runs
     run = runs.RunFolder(Path(config.out).expanduser())
     if fabric.is_global_zero:
@@ -143,10 +146,10 @@ def setup_training(config: LoraConfig, *, resume: bool = False) -> LoraTraining:
         else models["text_encoder"]
     )
     training = LoraTraining(
-        config=config,
-        fabric=fabric,
-        run=run,
-        models=models,
+        config,
+        fabric,
+        run,
+        models,
         unet=unet,
         text_encoder=text_encoder,
         optimizer=fabric.setup_optimizers(optimizer),

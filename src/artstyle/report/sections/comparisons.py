@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from artstyle.metrics import balance_verdict
 from artstyle.report.blocks import Details, Note, Part
 from artstyle.report.figures import figure_block
 from artstyle.report.read import Run
@@ -98,11 +99,11 @@ def comparison_sentence(rows: list[dict[str, Any]], key: str) -> str:
         )
         for row in rows
     ]
-    named = [(name, value) for name, value in named if value is not None]
-    if not named:
+    scores = {name: value for name, value in named if value is not None}
+    if not scores:
         return ""
-    best_name, best_value = max(named, key=lambda nv: nv[1])
-    none_value = next((value for name, value in named if name == "none"), None)
+    verdict = balance_verdict(scores)
+    best_name, best_value, none_value = verdict.best, verdict.best_score, verdict.none_score
     sentence = f"Best strategy: {best_name} with {label_of(key)} {short(best_value)}"
     if none_value is not None and best_name != "none":
         delta = best_value - none_value

@@ -19,17 +19,19 @@ from artstyle.data.dataset import ClassifierData
 from artstyle.errors import ArtstyleError
 from artstyle.models.autoencoder import psnr, reconstruction_loss, ssim
 from artstyle.train.loop import StepOutput
-from artstyle.train.tasks.base import TaskSpec
+from artstyle.train.runs import RunFolder
+from artstyle.train.tasks.base import ArrayTask, TaskSpec
 
 TASK = "autoencoder"
 
 
-class AutoencoderTask:
+class AutoencoderTask(ArrayTask):
     """Reconstruction of device batches; one ``step`` for train, val and test."""
 
     name = TASK
     selection_metric = "loss"
     selection_mode = "min"
+    shuffle_salt = 0xAE
 
     def __init__(self, config: AutoencoderConfig, data: ClassifierData) -> None:
         self.config = config
@@ -41,34 +43,12 @@ class AutoencoderTask:
     # -- data
 
     def setup(self, device: torch.device, share: tuple[int, int] = (0, 1)) -> None:
-        from artstyle.data.batches import DeviceData
-
-        self.device = torch.device(device)
-        self.share = share  # (rank, world size): see batches.shared_rand
-        # flips only: crops and colour jitter would change the target the loss compares with
-        flips = {"flip": self.config.flip, "crop_scale": None, "jitter": 0.0}
-        self._device_data = {
-            name: DeviceData(array, np.asarray(array.labels), self.device, **flips)
-            for name, array in self.data.arrays.items()
-        }
-
-    def train_indices(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.config.seed, epoch, 0xAE]).permutation(
-            self.data.indices["train"]
-        )
-
-    def eval_indices(self, stage: str) -> np.ndarray | None:
-        return self.data.indices.get(stage)
+        self.put_on_device_flips_only(device, share)
 
     def make_batch(self, indices: np.ndarray, stage: str, generator: torch.Generator | None):
         """(normalised input, target pixels in [0, 1]); training images are mirrored at random."""
-        source = self._device_data["test" if stage == "test" else "train"]
         augment = stage == "train" and generator is not None
-        x, _ = next(
-            source.batches(
-                indices, len(indices), augment=augment, generator=generator, share=self.share
-            )
-        )
+        x, _ = self.device_batch(indices, stage, generator, augment=augment)
         target = to_unit(x)
         return x, target
 
@@ -203,4 +183,9 @@ def reconstruct(
 
 
 # a bad size/width combination is refused before any decoding
-SPEC = TaskSpec(TASK, AutoencoderConfig, min_styles=1, check=build_autoencoder)
+def make_task(config: AutoencoderConfig, data: ClassifierData, *, run: RunFolder, resume: bool):
+    """A fresh task object for the loop (``run`` and ``resume`` matter to the stylizer only)."""
+    return AutoencoderTask(config, data)
+
+
+SPEC = TaskSpec(TASK, AutoencoderConfig, make_task, min_styles=1, check=build_autoencoder)

@@ -25,12 +25,13 @@ from artstyle.config import ClassifierConfig
 from artstyle.data.dataset import ClassifierData
 from artstyle.errors import ArtstyleError
 from artstyle.train.loop import StepOutput
-from artstyle.train.tasks.base import TaskSpec
+from artstyle.train.runs import RunFolder
+from artstyle.train.tasks.base import ArrayTask, TaskSpec
 
 TASK = "classifier"
 
 
-class ClassifierTask:
+class ClassifierTask(ArrayTask):
     """Cross-entropy classification on device batches; one ``step`` for train, val and test."""
 
     name = TASK
@@ -58,19 +59,13 @@ class ClassifierTask:
 
     def setup(self, device: torch.device, share: tuple[int, int] = (0, 1)) -> None:
         from artstyle.data import balance
-        from artstyle.data.batches import DeviceData
 
-        self.device = torch.device(device)
-        self.share = share  # (rank, world size): see batches.shared_rand
         options = {
             "flip": self.config.flip,
             "crop_scale": (self.config.crop_scale, 1.0),
             "jitter": self.config.jitter,
         }
-        self._device_data = {
-            name: DeviceData(array, np.asarray(array.labels), self.device, **options)
-            for name, array in self.data.arrays.items()
-        }
+        self.put_on_device(device, share, augment=options)
         if self.balance_counts.sum() > 0:
             if self.config.balance == "weights":
                 weights = balance.class_weights(
@@ -108,21 +103,11 @@ class ClassifierTask:
             return rows[draws]
         return np.random.default_rng(seed).permutation(rows)
 
-    def eval_indices(self, stage: str) -> np.ndarray | None:
-        return self.data.indices.get(stage)
-
     def make_batch(self, indices: np.ndarray, stage: str, generator: torch.Generator | None):
-        source = self._device_data["test" if stage == "test" else "train"]
         # training batches come with a generator; the train split evaluated (evaluate --split
         # train) comes without one and is scored as it is
         augment = stage == "train" and self.config.augment and generator is not None
-        # one batch of exactly these rows; normalised (and augmented) on the device
-        x, y = next(
-            source.batches(
-                indices, len(indices), augment=augment, generator=generator, share=self.share
-            )
-        )
-        return x, y
+        return self.device_batch(indices, stage, generator, augment=augment)
 
     # -- the shared step
 
@@ -197,9 +182,7 @@ class ClassifierTask:
         else:
             if self.tta:
                 # flip test-time augmentation: average the probabilities of the image and its mirror
-                probabilities = (
-                    logits.softmax(dim=1) + model(torch.flip(x, dims=[3])).float().softmax(dim=1)
-                ) / 2
+                probabilities = mirror_averaged(model, x, logits.softmax(dim=1))
                 logits = probabilities.clamp_min(1e-12).log()
             loss = F.cross_entropy(logits, y)
         predictions = logits.argmax(dim=1)
@@ -285,4 +268,15 @@ def metrics_from_totals(
     }
 
 
-SPEC = TaskSpec(TASK, ClassifierConfig)
+def make_task(config: ClassifierConfig, data: ClassifierData, *, run: RunFolder, resume: bool):
+    """A fresh task object for the loop (``run`` and ``resume`` matter to the stylizer only)."""
+    return ClassifierTask(config, data)
+
+
+SPEC = TaskSpec(TASK, ClassifierConfig, make_task)
+
+
+def mirror_averaged(model, x: torch.Tensor, probabilities: torch.Tensor) -> torch.Tensor:
+    """Flip test-time augmentation: the mean of ``probabilities`` (the model's, of ``x``) and
+    the model's probabilities of the mirror images. (B, C, H, W) -> (B, K)"""
+    return (probabilities + model(torch.flip(x, dims=[3])).float().softmax(dim=1)) / 2

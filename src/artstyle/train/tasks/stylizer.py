@@ -47,8 +47,9 @@ from artstyle.models.autoencoder import psnr, ssim
 from artstyle.models.stylizer import RandomFeatures, gram_matrix
 from artstyle.train import runs
 from artstyle.train.loop import StepOutput, eval_batch_size
+from artstyle.train.runs import RunFolder
 from artstyle.train.tasks import base
-from artstyle.train.tasks.base import TaskSpec
+from artstyle.train.tasks.base import ArrayTask, TaskSpec
 
 TASK = "stylizer"
 # a stylizer may also change how its end is scored
@@ -258,12 +259,13 @@ def fixed_other_styles(rows: np.ndarray, labels: np.ndarray, n_styles: int) -> n
 # ---------------------------------------------------------------- the task
 
 
-class StylizerTask:
+class StylizerTask(ArrayTask):
     """Own-style reconstruction + mismatched-style transfer; one ``step`` for train, val and test."""
 
     name = TASK
     selection_metric = "loss"
     selection_mode = "min"
+    shuffle_salt = 0x57
 
     def __init__(
         self,
@@ -291,16 +293,8 @@ class StylizerTask:
     # -- data
 
     def setup(self, device: torch.device, share: tuple[int, int] = (0, 1)) -> None:
-        from artstyle.data.batches import DeviceData
-
-        self.device = torch.device(device)
-        self.share = share  # (rank, world size): see batches.shared_rand
         # flips only: a crop or colour jitter would change the picture the losses compare with
-        flips = {"flip": self.config.flip, "crop_scale": None, "jitter": 0.0}
-        self._device_data = {
-            name: DeviceData(array, np.asarray(array.labels), self.device, **flips)
-            for name, array in self.data.arrays.items()
-        }
+        self.put_on_device_flips_only(device, share)
         if self.critic is not None:
             self.critic.to(self.device)
         if self.feature_source == "critic":
@@ -349,23 +343,10 @@ class StylizerTask:
         scales = [m.pow(2).mean().sqrt().clamp_min(1e-8) for m in means]
         return means, scales
 
-    def train_indices(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.config.seed, epoch, 0x57]).permutation(
-            self.data.indices["train"]
-        )
-
-    def eval_indices(self, stage: str) -> np.ndarray | None:
-        return self.data.indices.get(stage)
-
     def make_batch(self, indices: np.ndarray, stage: str, generator: torch.Generator | None):
         """(normalised input, target pixels in [0, 1], own styles (B,), other styles (B,))."""
-        source = self._device_data["test" if stage == "test" else "train"]
         augment = stage == "train" and generator is not None
-        x, y = next(
-            source.batches(
-                indices, len(indices), augment=augment, generator=generator, share=self.share
-            )
-        )
+        x, y = self.device_batch(indices, stage, generator, augment=augment)
         if augment:
             other = random_other_styles(y, self.n_styles, generator, self.share)
         else:  # evaluation, of any split: the same target styles every time
@@ -532,6 +513,40 @@ def check_helper_runs(config: StylizerConfig) -> None:
             runs.open_run(path)
 
 
+def make_task(config: StylizerConfig, data: ClassifierData, *, run: RunFolder, resume: bool):
+    """The stylizer task with its frozen critic and its style table from another run, if any.
+
+    A bad size or architecture and a critic or judge trained on other styles are refused
+    here, before training starts.
+    """
+    if len(data.classes) < 2:
+        raise ArtstyleError("a stylizer needs at least 2 styles in train")
+    build_stylizer(
+        config, len(data.classes)
+    )  # a bad size/architecture is refused before training starts
+    critic = None
+    if config.critic is not None:
+        critic = load_classifier_run(config.critic, role="critic", classes=data.classes)
+    if config.judge is not None:  # refused now, not after the whole training run
+        load_classifier_run(config.judge, role="judge", classes=data.classes)
+    init_table = None
+    # a resume without a checkpoint starts over from step 0 (fit), and so needs the table too
+    if config.init_styles is not None and not (resume and run.checkpoint_path.is_file()):
+        train_rows = data.indices["train"]
+        images = np.asarray(data.arrays["train"].images)[train_rows]
+        means = style_means_from_run(
+            config.init_styles, images, data.stage_labels("train"), len(data.classes)
+        )
+        style_dim = build_stylizer(config, len(data.classes)).config.style_dim
+        init_table = embeddings_from_means(means, style_dim)
+    return StylizerTask(config, data, critic=critic, init_table=init_table)
+
+
 SPEC = TaskSpec(
-    TASK, StylizerConfig, RESUMABLE_KEYS, purpose="the stylizer", check=check_helper_runs
+    TASK,
+    StylizerConfig,
+    make_task,
+    RESUMABLE_KEYS,
+    purpose="the stylizer",
+    check=check_helper_runs,
 )
