@@ -31,6 +31,7 @@ SECTIONS: dict[str, str] = {
     "eval": "bench_eval",
     "memory": "bench_memory",
     "cluster": "bench_cluster",
+    "contention": "bench_contention",
     "lora": "bench_lora",
     "gpu": "bench_gpu",
 }

@@ -469,8 +469,14 @@ def test_a_schedule_shortened_to_the_time_budget_says_so_and_is_not_extended(
     assert main(args) == 0
     printed = " ".join(capsys.readouterr().err.split())
     assert "schedule shortened to 2 of 5 epochs" in printed
+    # the result line is followed by the cap, in plain words
+    assert "stopped by its --max-minutes cap after 2 epochs of the 5 asked for" in printed
     metrics = json.loads((run / "metrics.json").read_text())
     assert (metrics["stopped"], metrics["epochs_run"], metrics["epochs_planned"]) == ("time", 2, 2)
+    page = tmp_path / "page.html"
+    assert main(["report", str(run), "--out", str(page)]) == 0
+    text = " ".join(page.read_text(encoding="utf-8").split())
+    assert "Stopped by its --max-minutes cap after 2 epochs of the 5 asked for" in text
     checkpoint = (run / "checkpoints" / "last.ckpt").read_bytes()
     assert main(["train", "classifier", "--resume", str(run), "--max-minutes", "60"]) == 2
     assert "cannot be extended" in " ".join(capsys.readouterr().err.split())

@@ -15,14 +15,10 @@ TINY = dataclasses.replace(
     scale=0.02,
     image_side=40,
     size=32,
-    classifier_minutes=0.1,
     classifier_epochs=2,
-    balance_minutes=0.05,
     balance_epochs=1,
     balance_strategies=("none", "weights"),
-    autoencoder_minutes=0.1,
     autoencoder_epochs=1,
-    stylizer_minutes=0.1,
     stylizer_epochs=1,
     stylizer_size=16,
     cluster_max_points=200,
@@ -40,11 +36,16 @@ def test_demo_runs_every_step_and_fills_the_report(tmp_path, monkeypatch) -> Non
                  "representations and clustering", "stylizer", "report"):  # fmt: skip
         assert name in steps and not steps[name].get("reused"), name
     assert any(line.startswith("[skip]  LoRA") for line in said)
+    # the plan is said first, with its duration, and every run in it is budgeted in epochs
+    assert said[0].startswith("[plan]  ") and f"about {TINY.minutes:g} min" in said[0]
 
     runs = out / "runs"
     classifier = json.loads((runs / "classifier" / "metrics.json").read_text())
     autoencoder = json.loads((runs / "autoencoder" / "metrics.json").read_text())
     stylizer = json.loads((runs / "stylizer" / "metrics.json").read_text())
+    for run in ("classifier", "autoencoder", "stylizer", "balance/none"):
+        config = (runs / run / "config.yaml").read_text()
+        assert "max_minutes: null" in config, run
     assert 0.0 <= classifier["balanced_accuracy"] <= 1.0
     assert autoencoder["psnr"] > 0
     assert 0.0 <= stylizer["style_hit_rate"] <= 1.0

@@ -69,3 +69,17 @@ def md_code(text: Any) -> str:
     fence = md_fence(text)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def time_cap_sentence(metrics: dict[str, Any], epochs_asked: int | None = None) -> str | None:
+    """The plain-words warning for a run that ``--max-minutes`` cut short (``stopped: time`` in
+    its metrics.json), else None. Its numbers depend on the machine's speed that day."""
+    if metrics.get("stopped") != "time":
+        return None
+    run = metrics.get("epochs_run")
+    asked = f" of the {epochs_asked} asked for" if epochs_asked else ""
+    return (
+        f"stopped by its --max-minutes cap after {run} epochs{asked}: these numbers come from a "
+        "shortened run and depend on how fast the machine was; rerun without --max-minutes "
+        "for numbers that repeat"
+    )

@@ -20,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 data_app = typer.Typer(help="Look at and prepare a data set.", no_args_is_help=True)
 train_app = typer.Typer(help="Train a model into a run folder.", no_args_is_help=True)
@@ -32,6 +33,47 @@ app.add_typer(lora_app, name="lora")
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def version_line() -> str:
+    """``artstyle 0.1.0 (torch 2.13.0+cpu, Python 3.11.7; 2 threads of 2 cores, ...)``."""
+    import platform
+    from importlib import metadata
+
+    from artstyle.threads import describe
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return (
+        f"artstyle {version('artstyle')} (torch {version('torch')}, Python "
+        f"{platform.python_version()}; {describe()})"
+    )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        sys.stdout.write(version_line() + "\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version, torch's, and the CPU threads a run would use, then exit.",
+        ),
+    ] = False,
+) -> None:
+    pass
+
 
 # Commands that take free ``--key value`` overrides for their config.
 OVERRIDES = {"allow_extra_args": True, "ignore_unknown_options": True}

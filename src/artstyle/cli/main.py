@@ -51,6 +51,8 @@ def _main(argv: list[str] | None) -> int:
 
         # recent typer releases raise from their own vendored copy of click (typer._click)
         vendored = getattr(getattr(typer, "_click", None), "exceptions", click.exceptions)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            return 0  # `artstyle` or `artstyle data` alone: the help was asked for, and shown
         if isinstance(exc, (click.exceptions.UsageError, vendored.UsageError)):
             err_console.print(
                 f"[bold red]error:[/] {escape(exc.format_message())}", highlight=False

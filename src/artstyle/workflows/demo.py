@@ -31,22 +31,19 @@ STEPS_DONE = "steps_done"  # demo.json: the steps that ran to their end, and wha
 
 @dataclass(frozen=True)
 class DemoPlan:
-    """Data size and per-step time budgets (minutes) of one demo flavour."""
+    """Data size and per-step budgets (epochs: the same numbers on any machine) of one demo flavour."""
 
     scale: float
     image_side: int  # synthetic images' short side
     size: int  # classifier / autoencoder input side
-    classifier_minutes: float
     classifier_epochs: int
-    balance_minutes: float  # per strategy
-    balance_epochs: int
+    balance_epochs: int  # per strategy
     balance_strategies: tuple[str, ...]
-    autoencoder_minutes: float
     autoencoder_epochs: int
-    stylizer_minutes: float
     stylizer_epochs: int
     stylizer_size: int
     cluster_max_points: int
+    minutes: float  # how long it takes on a quiet 2-core CPU (printed at the start)
 
 
 # Each field's value in the full demo and in the quick one, side by side.
@@ -54,23 +51,19 @@ _FLAVOURS: dict[str, tuple[Any, Any]] = {
     "scale": (0.2, 0.04),
     "image_side": (96, 64),
     "size": (64, 32),
-    "classifier_minutes": (4.0, 0.5),
     "classifier_epochs": (30, 8),
-    "balance_minutes": (0.6, 0.12),
     "balance_epochs": (8, 3),
     "balance_strategies": (
         ("none", "weights", "resample", "sampler", "logit-adjust"),
         ("none", "weights", "logit-adjust"),
     ),
-    "autoencoder_minutes": (1.5, 0.25),
     "autoencoder_epochs": (15, 4),
-    # on a quiet 2-core CPU the judge's style-hit rate was 0.26 (7x chance) after 14
-    # epochs and 0.36-0.43 (9.7-11.5x) after 29-30, content SSIM 0.39-0.42: the budget
-    # allows the 40 planned epochs (about 7 minutes)
-    "stylizer_minutes": (8.0, 0.4),
-    "stylizer_epochs": (40, 6),
+    # on a quiet 2-core CPU the judge's style-hit rate was 0.26 (7x chance) after 14 epochs
+    # and 0.36-0.43 (9.7-11.5x) after 29-30, content SSIM 0.39-0.42
+    "stylizer_epochs": (36, 6),
     "stylizer_size": (32, 32),
     "cluster_max_points": (3000, 600),
+    "minutes": (12.0, 1.0),
 }
 FULL = DemoPlan(**{name: values[0] for name, values in _FLAVOURS.items()})
 QUICK = DemoPlan(**{name: values[1] for name, values in _FLAVOURS.items()})
@@ -141,6 +134,11 @@ def run_demo(
     write_json(marker, {**settings, STEPS_DONE: finished})
     os.environ.setdefault("ARTSTYLE_CACHE", str(out / "cache"))
 
+    say(
+        f"[plan]  {'quick' if quick else 'full'} demo, seed {seed}: about {plan.minutes:g} min on a "
+        "quiet 2-core CPU; every budget is epochs, so a slower or busier machine takes longer "
+        "and prints the same numbers"
+    )
     data = out / "data" / "synthetic"
     runs = out / "runs"
     summary: dict[str, Any] = {"out": str(out), "quick": quick, "steps": {}}
@@ -288,12 +286,7 @@ def _train_config(model: type, data: Path, out: Path, seed: int, **values: Any):
 def _classifier_config(data: Path, out: Path, plan: DemoPlan, seed: int, **extra: Any):
     from artstyle.config import ClassifierConfig
 
-    values = {
-        "size": plan.size,
-        "epochs": plan.classifier_epochs,
-        "max_minutes": plan.classifier_minutes,
-        **extra,
-    }
+    values = {"size": plan.size, "epochs": plan.classifier_epochs, **extra}
     return _train_config(ClassifierConfig, data, out, seed, **values)
 
 
@@ -307,9 +300,7 @@ def _balance(data: Path, out: Path, plan: DemoPlan, seed: int) -> None:
     from artstyle.config import CompareBalanceConfig
     from artstyle.workflows.compare import compare_balance
 
-    base = _classifier_config(
-        data, out, plan, seed, epochs=plan.balance_epochs, max_minutes=plan.balance_minutes
-    ).model_dump()
+    base = _classifier_config(data, out, plan, seed, epochs=plan.balance_epochs).model_dump()
     config = CompareBalanceConfig(**base, strategies=list(plan.balance_strategies))
     compare_balance(config, quiet=True)
 
@@ -318,11 +309,7 @@ def _autoencoder(data: Path, out: Path, plan: DemoPlan, seed: int) -> None:
     from artstyle.config import AutoencoderConfig
     from artstyle.workflows.train import train
 
-    values = {
-        "size": plan.size,
-        "epochs": plan.autoencoder_epochs,
-        "max_minutes": plan.autoencoder_minutes,
-    }
+    values = {"size": plan.size, "epochs": plan.autoencoder_epochs}
     train(_train_config(AutoencoderConfig, data, out, seed, **values), quiet=True)
 
 
@@ -356,7 +343,6 @@ def _stylizer(data: Path, runs: Path, plan: DemoPlan, seed: int) -> None:
     values = {
         "size": plan.stylizer_size,
         "epochs": plan.stylizer_epochs,
-        "max_minutes": plan.stylizer_minutes,
         "critic": critic,
         "judge": runs / "classifier",
     }

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from artstyle.config import TrainConfig
 from artstyle.data.dataset import ClassifierData, leaked_test_images, stage_images
+from artstyle.text import time_cap_sentence
 from artstyle.train import runs
 from artstyle.train.loop import (
     FitResult,
@@ -145,11 +146,7 @@ def _finish_stylizer(fitted: Fitted, *, quiet: bool) -> dict[str, Any]:
         )
         runs.write_metrics(run, metrics)
     if not quiet:
-        from rich.console import Console
-
-        Console(stderr=True).print(
-            stylize.summary_line(metrics) + f"; wrote {run.path}", highlight=False
-        )
+        _announce(stylize.summary_line(metrics) + f"; wrote {run.path}", metrics, config)
     return metrics
 
 
@@ -178,12 +175,11 @@ def _finish_autoencoder(fitted: Fitted, *, quiet: bool) -> dict[str, Any]:
         labels=data.stage_labels(stage),
     )
     if not quiet:
-        from rich.console import Console
-
-        Console(stderr=True).print(
+        _announce(
             f"{stage}: PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}, MSE {metrics['mse']:.5f} "
             f"(downsampled-image reference {metrics['baseline_psnr_downsampled']:.2f} dB); wrote {run.path}",
-            highlight=False,
+            metrics,
+            config,
         )
     return metrics
 
@@ -218,16 +214,25 @@ def _finish_classifier(fitted: Fitted, *, quiet: bool) -> dict[str, Any]:
     runs.write_metrics(run, metrics)
     write_classifier_figures(run, metrics, result.state.history, best_epoch=result.state.best_epoch)
     if not quiet:
-        from rich.console import Console
-        from rich.markup import escape
-
-        console = Console(stderr=True)
-        console.print(
+        _announce(
             f"{stage} balanced accuracy {metrics['balanced_accuracy']:.3f}, accuracy {metrics['accuracy']:.3f} "
             f"(majority baseline {metrics['majority_baseline_accuracy']:.3f}); wrote {run.path}",
-            highlight=False,
+            metrics,
+            config,
+            leakage_warning(metrics, config.data),
         )
-        warning = leakage_warning(metrics, config.data)
+    return metrics
+
+
+def _announce(
+    line: str, metrics: dict[str, Any], config: TrainConfig, *warnings: str | None
+) -> None:
+    """The run's result line, then its warnings: a --max-minutes cap that cut it short, others."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True)
+    console.print(line, highlight=False, markup=False)
+    for warning in (time_cap_sentence(metrics, config.epochs), *warnings):
         if warning:
             console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    return metrics

@@ -17,6 +17,7 @@ from artstyle.report.sections.lora import lora_part
 from artstyle.report.sections.stylizer import stylizer_part
 from artstyle.report.tables import key_value_table
 from artstyle.report.wording import first_line, slug, upper_first
+from artstyle.text import time_cap_sentence
 
 KIND_TITLES = {
     "classifier": "classifier",
@@ -154,6 +155,10 @@ class Builder:
 
     def finish_run(self, run: Run, part: Part) -> None:
         """Notes, other figures and the run's facts: once per run, in its first part."""
+        capped = time_cap_sentence(run.metrics or {}, (run.config or {}).get("epochs"))
+        if capped:  # said before its numbers: they would not repeat on another day
+            part.blocks.insert(0, Note(capped[0].upper() + capped[1:] + "."))
+            self.notes.append(f"{run.label}: {capped}")
         if run.problems:
             part.blocks[:0] = [Note(text) for text in run.problems]
             self.notes.extend(f"{run.label}: {text}" for text in run.problems)
