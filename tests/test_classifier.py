@@ -129,9 +129,10 @@ def test_test_images_copied_from_train_are_counted_named_and_warned_about(
     leaky_run = tmp_path / "run"
     capsys.readouterr()
     assert main(_train_args(leaky, leaky_run, tmp_path / "cache", "--epochs", "1")) == 0
-    err = " ".join(capsys.readouterr().err.split())
-    assert "1 of 8 test images equal a training image pixel for pixel" in err
-    assert f"artstyle data audit {leaky}" in err
+    # the warning goes with the result line, on stdout (`> log.txt` keeps both)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 of 8 test images equal a training image pixel for pixel" in out
+    assert f"artstyle data audit {leaky}" in out
     metrics = json.loads((leaky_run / "metrics.json").read_text())
     assert metrics["n_test_in_train"] == 1 and metrics["test_in_train"] == ["Cubism/copy.jpg"]
 
@@ -467,10 +468,11 @@ def test_a_schedule_shortened_to_the_time_budget_says_so_and_is_not_extended(
     capsys.readouterr()
     args = _train_args(tiny_data, run, tmp_path / "cache", "--epochs", "5", "--max-minutes", "30")
     assert main(args) == 0
-    printed = " ".join(capsys.readouterr().err.split())
-    assert "schedule shortened to 2 of 5 epochs" in printed
+    printed = capsys.readouterr()
+    assert "schedule shortened to 2 of 5 epochs" in " ".join(printed.err.split())
     # the result line is followed by the cap, in plain words
-    assert "stopped by its --max-minutes cap after 2 epochs of the 5 asked for" in printed
+    out = " ".join(printed.out.split())
+    assert "stopped by its --max-minutes cap after 2 epochs of the 5 asked for" in out
     metrics = json.loads((run / "metrics.json").read_text())
     assert (metrics["stopped"], metrics["epochs_run"], metrics["epochs_planned"]) == ("time", 2, 2)
     page = tmp_path / "page.html"

@@ -8,6 +8,7 @@ out-of-range values are refused with the key's name and what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
@@ -186,10 +187,14 @@ def validate_config(model: type[T], values: dict[str, Any], source: str = "the c
 def explain_validation(model: type[BaseModel], exc: ValidationError, source: str) -> str:
     problems = []
     unknown = []
+    guesses = []  # close matches of misspelt keys
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(config)"
         if error["type"] == "extra_forbidden":
             unknown.append(f"'{key}'")
+            close = difflib.get_close_matches(key, list(model.model_fields), n=1, cutoff=0.6)
+            if close:
+                guesses.append(f"'{close[0]}' for '{key}'")
         else:
             problems.append(f"key '{key}': {error['msg']} (got {error.get('input')!r})")
     if unknown:  # the allowed keys listed once, however many are unknown
@@ -197,6 +202,8 @@ def explain_validation(model: type[BaseModel], exc: ValidationError, source: str
         problems.append(
             f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} (allowed: {allowed})"
         )
+        if guesses:
+            problems.append(f"did you mean {', '.join(guesses)}?")
     return f"bad configuration from {source}: " + "; ".join(problems)
 
 

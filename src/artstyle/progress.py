@@ -23,10 +23,9 @@ class Progress:
     the bar is off).
     """
 
-    def __init__(self, enabled: bool, *, elapsed: bool = True, stderr: bool = True) -> None:
+    def __init__(self, enabled: bool, *, elapsed: bool = True) -> None:
         self.enabled = enabled
         self._elapsed = elapsed
-        self._stderr = stderr
         self._bar = None
         self._task = None
 
@@ -46,7 +45,7 @@ class Progress:
             if self._elapsed:
                 columns.append(TimeElapsedColumn())
             columns += [TimeRemainingColumn(), TextColumn("{task.fields[info]}")]
-            self._bar = RichProgress(*columns, console=Console(stderr=self._stderr), transient=True)
+            self._bar = RichProgress(*columns, console=Console(stderr=True), transient=True)
             self._bar.__enter__()
         return self
 

@@ -365,7 +365,14 @@ def embed_run(
         raise ArtstyleError(f"{run.path} does not record its data folder; pass --data DATA")
 
     def vectors_of(index, cached) -> tuple[np.ndarray, str]:
-        runs.check_classes(runs.read_classes(run), index.classes, run_path=run.path, data_path=data)
+        if task != "autoencoder":  # an autoencoder has no classes; vectors are kept by name
+            runs.check_classes(
+                runs.read_classes(run),
+                index.classes,
+                run_path=run.path,
+                data_path=data,
+                subset=True,
+            )
         model = runs.load_model(run)
         kind = model_kind(model)
         if spec.get("kind") not in (None, kind):

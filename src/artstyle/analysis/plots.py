@@ -423,11 +423,12 @@ def training_curves(
 
 
 def confusion_matrix_figure(
-    matrix: np.ndarray, classes: Sequence[str], *, title: str = ""
+    matrix: np.ndarray, classes: Sequence[str], *, title: str = "", split: str = "test"
 ) -> Figure:
     """Row-normalised confusion matrix (each true style's row sums to 1), labelled on both axes.
 
-    Rows of styles absent from the data stay empty and are marked in their label.
+    Rows of styles absent from the data stay empty and are marked in their label; ``split``
+    names the images counted (test, val or train).
     """
     matrix = np.asarray(matrix, dtype=float)
     n = len(classes)
@@ -443,7 +444,7 @@ def confusion_matrix_figure(
     ax.set_xticks(range(n), classes, rotation=90, fontsize=7)
     ax.set_yticks(range(n), row_labels, fontsize=7)
     ax.set_xlabel("predicted style")
-    ax.set_ylabel("true style (test images)")
+    ax.set_ylabel(f"true style ({split} images)")
     if n <= 30:
         for i in range(n):
             for j in range(n):
@@ -469,8 +470,10 @@ def per_class_figure(
     support: Sequence[int],
     *,
     title: str = "",
+    split: str = "test",
 ) -> Figure:
-    """Horizontal bars per style (e.g. recall and F1), the style's test count in its label."""
+    """Horizontal bars per style (e.g. recall and F1), the style's image count in ``split`` in
+    its label."""
     n = len(classes)
     y = np.arange(n)
     height = 0.8 / max(len(values), 1)
@@ -490,7 +493,7 @@ def per_class_figure(
     )
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("score on the test split (test images per style in brackets)")
+    ax.set_xlabel(f"score on the {split} split ({split} images per style in brackets)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(
         fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0)

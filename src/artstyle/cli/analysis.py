@@ -11,12 +11,14 @@ from artstyle.cli.app import (
     OVERRIDES,
     ConfigOpt,
     DataOpt,
+    JsonOpt,
     SeedOpt,
     app,
     console,
     log_plain,
     merge_overrides,
     new_table,
+    print_json,
     print_plain,
     score_cell,
 )
@@ -52,6 +54,7 @@ def embed_command(
     data: DataOpt = None,
     split: SplitOpt = None,
     config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """One vector per image: an autoencoder's latent, a classifier's features, or raw pixels.
 
@@ -70,6 +73,19 @@ def embed_command(
     settings = _cluster_config(ctx, config, {"data": data, "split": split})
     table = embed(source, settings)
     save_embeddings(table, out)
+    if as_json:
+        print_json(
+            {
+                "out": str(out),
+                "n_vectors": len(table.rels),
+                "dimensions": int(table.vectors.shape[1]),
+                "kind": table.kind,
+                "split": table.split,
+                "data": table.data,
+                "n_styles": len(set(table.styles)),
+            }
+        )
+        return
     print_plain(
         f"wrote {out}: {len(table.rels)} {table.kind} vectors of {table.vectors.shape[1]} values "
         f"({table.split} split of {table.data}, {plural(len(set(table.styles)), 'style')})"
@@ -104,6 +120,7 @@ def cluster_command(
     ] = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Do styles cluster? StandardScaler -> PCA -> clustering, scored against the style labels.
 
@@ -139,10 +156,14 @@ def cluster_command(
         log=log_plain,
     )
     report = result.report
-    table = new_table(
-        f"{report['kind']}: {report['n_points']} images, {report['method']} k={report['k']}",
-        ("score", "value"),
+    if as_json:  # cluster.json's content
+        print_json(report)
+        return
+    # a line of its own: as a table title it was cut to the narrow table's width
+    print_plain(
+        f"{report['kind']}: {report['n_points']} images, {report['method']} k={report['k']}"
     )
+    table = new_table(None, ("score", "value"))
     for key, value in report["scores"].items():
         table.add_row(key, score_cell(value, "n/a"))
     console.print(table)
@@ -171,6 +192,7 @@ def compare_representations_command(
     k: KOpt = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Which representation groups styles best? Raw pixels vs autoencoder latent vs classifier features.
 
@@ -195,6 +217,9 @@ def compare_representations_command(
         classifier=classifier,
         log=log_plain,
     )
+    if as_json:  # representations.json's content
+        print_json(result)
+        return
     table = new_table(
         f"{result['n_points']} images, {plural(result['n_styles'], 'style')}, {result['method']}"
         + (f" k={result['k']}" if result["k"] is not None else " (k found per representation)"),

@@ -20,6 +20,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # plain help: rich's boxed panels cut option names and help words short at 80 columns
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 data_app = typer.Typer(help="Look at and prepare a data set.", no_args_is_help=True)
@@ -268,3 +270,37 @@ def with_options(
     command.__signature__ = inspect.Signature(parameters)
     command.__annotations__ = {p.name: p.annotation for p in parameters}
     return command
+
+
+def config_keys_help(model: type) -> str:
+    """Every key of a config model as ``--key TYPE [default]  description``, one per line: the
+    epilog of a command that takes them all as ``--key value``. Click keeps ``\\b`` paragraphs
+    as they are."""
+
+    lines = ["\b", "Every config key (--key value; a --config file takes the same names):"]
+    for name, field in model.model_fields.items():
+        type_text = _type_text(field.annotation)
+        if field.default_factory is not None:
+            default = "machine's"
+        else:
+            default = "none" if field.default is None else str(field.default)
+        about = f"  {field.description}" if field.description else ""
+        lines.append(f"  --{name.replace('_', '-')} {type_text} [{default}]{about}")
+    return "\n".join(lines)
+
+
+def _type_text(annotation: Any) -> str:
+    """``int|none``, ``crop|letterbox``, ``list[int]``: a config key's type as a user writes it."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return "|".join(str(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return "|".join(_type_text(a) for a in args)
+    if annotation is type(None):
+        return "none"
+    if origin is not None:
+        return f"{origin.__name__}[{','.join(_type_text(a) for a in args)}]"
+    return getattr(annotation, "__name__", str(annotation))

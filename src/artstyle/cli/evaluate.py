@@ -105,7 +105,9 @@ def predict_command(
         return
     # paths below the folder they share: a full path leaves no room for the file names
     folder, names = _below_common_folder([result["path"] for result in results])
-    table = Table(title=escape(f"images in {folder}") if folder else None)
+    if folder:  # a line of its own: as a table title it is cut to the table's width
+        print_plain(f"images in {folder}")
+    table = Table()
     # folded onto more lines, never cut short with "…": the ends name the file and the style
     table.add_column("image", overflow="fold", ratio=3)
     # as many columns as styles were ranked: --top-k above the number of styles lists them all
@@ -131,6 +133,8 @@ def _below_common_folder(paths: list[str]) -> tuple[str, list[str]]:
         folder = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
     except ValueError:  # different drives
         return "", list(paths)
+    if os.path.dirname(folder) == folder:  # only the filesystem root is shared: say the paths whole
+        return "", [os.path.abspath(p) for p in paths]
     return folder, [os.path.relpath(os.path.abspath(p), folder) for p in paths]
 
 

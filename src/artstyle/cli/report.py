@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from artstyle.cli.app import app, console, print_plain
+from artstyle.cli.app import JsonOpt, app, console, print_json, print_plain
 from artstyle.text import plural
 
 
@@ -30,6 +30,7 @@ def report(
         ),
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """One self-contained HTML page (and optional markdown) from run folders; loads no model.
 
@@ -38,6 +39,19 @@ def report(
     from artstyle.report import build_report
 
     summary = build_report(runs, out=out, markdown=markdown, title=title)
+    if as_json:
+        print_json(
+            {
+                "out": str(summary.out),
+                "markdown": str(summary.markdown) if summary.markdown else None,
+                "n_runs": summary.n_runs,
+                "n_figures": summary.n_figures,
+                "bytes": summary.n_bytes,
+                "sections": list(summary.sections),
+                "notes": list(summary.notes),
+            }
+        )
+        return
     print_plain(
         f"wrote {summary.out} ({plural(summary.n_runs, 'run')}, {plural(summary.n_figures, 'figure')}, "
         f"{summary.n_bytes / 1e6:.1f} MB; "

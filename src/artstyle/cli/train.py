@@ -17,6 +17,7 @@ from artstyle.cli.app import (
     DataOpt,
     DevicesOpt,
     EpochsOpt,
+    JsonOpt,
     JudgeOpt,
     MinutesOpt,
     ResumeOpt,
@@ -25,15 +26,26 @@ from artstyle.cli.app import (
     SizeOpt,
     app,
     comma_list,
+    config_keys_help,
     console,
     merge_overrides,
     new_table,
+    print_json,
     print_plain,
     score_cell,
     train_app,
     train_or_resume,
     with_options,
 )
+from artstyle.config import AutoencoderConfig, ClassifierConfig, StylizerConfig
+
+# The config model of each train command: its keys are listed in the command's --help
+# (artstyle.train.tasks.TASKS names the same models; importing it here would load torch).
+TASK_CONFIGS = {
+    "classifier": ClassifierConfig,
+    "autoencoder": AutoencoderConfig,
+    "stylizer": StylizerConfig,
+}
 
 # The options each train command shows in --help beyond the common ones, and its help text.
 # Every config key is also accepted as --key value.
@@ -91,17 +103,20 @@ def _train_command(task: str, extra: tuple[tuple[str, Any], ...], help_text: str
     """``artstyle train TASK``: the common options, the task's own, free ``--key value`` pairs."""
 
     def command(ctx: typer.Context, **options: Any) -> None:
-        from artstyle.train.tasks import TASKS
         from artstyle.workflows.train import resume, train
 
-        train_or_resume(
+        # --json: metrics.json's content on stdout and nothing else there
+        quiet = bool(options.pop("as_json"))
+        metrics, _ = train_or_resume(
             ctx,
             options,
             task=task,
-            model=TASKS[task].config,
-            train=train,
-            resume=functools.partial(resume, task),
+            model=TASK_CONFIGS[task],
+            train=functools.partial(train, quiet=quiet),
+            resume=functools.partial(resume, task, quiet=quiet),
         )
+        if quiet and metrics is not None:  # None: a DDP rank other than 0
+            print_json(metrics)
 
     command.__name__ = f"train_{task}_command"
     command.__doc__ = help_text
@@ -110,11 +125,14 @@ def _train_command(task: str, extra: tuple[tuple[str, Any], ...], help_text: str
     ctx = inspect.Parameter(
         "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
     )
-    return with_options(command, [ctx], [(name, kind, None) for name, kind in named])
+    options = [(name, kind, None) for name, kind in named] + [("as_json", JsonOpt, False)]
+    return with_options(command, [ctx], options)
 
 
 for _task, (_extra, _help) in TRAIN_COMMANDS.items():
-    train_app.command(_task, context_settings=OVERRIDES)(_train_command(_task, _extra, _help))
+    train_app.command(
+        _task, context_settings=OVERRIDES, epilog=config_keys_help(TASK_CONFIGS[_task])
+    )(_train_command(_task, _extra, _help))
 
 
 @app.command("compare-balance", context_settings=OVERRIDES)
@@ -137,6 +155,7 @@ def compare_balance_command(
     epochs: EpochsOpt = None,
     max_minutes: MinutesOpt = None,
     seed: SeedOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Train one classifier per imbalance strategy with the same seed and budget, and compare them.
 
@@ -158,8 +177,11 @@ def compare_balance_command(
         "strategies": comma_list(strategies),
     }
     summary = compare_balance(
-        load_config(CompareBalanceConfig, config, merge_overrides(ctx, typed))
+        load_config(CompareBalanceConfig, config, merge_overrides(ctx, typed)), quiet=as_json
     )
+    if as_json:  # comparison.json's content
+        print_json(summary)
+        return
     table = new_table(
         "imbalance strategies (test split)",
         ("strategy", "accuracy", "balanced acc.", "macro-F1", "rarest-5 recall"),

@@ -84,10 +84,21 @@ class AuditReport:
         return {
             "unreadable": len(self.unreadable),
             "exact_duplicate_groups": len(self.exact_duplicates),
+            "exact_duplicate_groups_within_split": sum(
+                1 for g in self.exact_duplicates if not g["cross_split"]
+            ),
             "exact_duplicate_extra_copies": sum(
                 len(g["members"]) - 1 for g in self.exact_duplicates
             ),
             "near_duplicate_groups": len(self.near_duplicates),
+            # the screen lists these two parts apart: groups inside one split, and groups that
+            # span train and test (also counted, as leakage, in leakage_near_groups)
+            "near_duplicate_groups_within_split": sum(
+                1 for g in self.near_duplicates if not g["cross_split"]
+            ),
+            "near_duplicate_groups_across_splits": sum(
+                1 for g in self.near_duplicates if g["cross_split"]
+            ),
             "leakage_exact_groups": len(self.leakage_exact),
             "leakage_near_groups": len(self.leakage_near),
             "label_conflicts": len(self.label_conflicts),
@@ -502,12 +513,18 @@ def summary_lines(report: AuditReport, *, n_paths: int = 3) -> list[str]:
             within,
         )
     near_within = [g for g in report.near_duplicates if not g["cross_split"]]
+    n_across = len(report.near_duplicates) - len(near_within)
     if near_within:
         n_mirrored = sum(1 for g in near_within for m in g["members"] if m.get("mirrored"))
         finding(
             f"near duplicates within a split: {plural(len(near_within), 'group')} "
-            f"({plural(n_mirrored, 'mirrored member')}); "
-            "resized, greyscale or mirrored copies: check by eye and keep one",
+            f"({plural(n_mirrored, 'mirrored member')}"
+            + (
+                f"; {plural(n_across, 'more group')} across train and test, under leakage"
+                if n_across
+                else ""
+            )
+            + "); resized, greyscale or mirrored copies: check by eye and keep one",
             near_within,
         )
     if report.label_conflicts:

@@ -6,6 +6,7 @@ data.stage_labels("val")                      # labels of the validation carve
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,12 @@ class ClassifierData:
     train_counts: np.ndarray  # images per style in the whole training split
     root: Path | None = None
     failed: list[Any] = field(default_factory=list)
+    # what a person should know about the data before reading the scores: unreadable files
+    # skipped, styles absent from test, a held-out test split (see :func:`data_notes`)
+    notes: list[str] = field(default_factory=list)
+    held_out: float | None = None  # the test share held out when the data had no test split
+    # a hash of the training files (names, sizes, times): tells data sets of one path apart
+    fingerprint: str | None = None
 
     def stage_labels(self, stage: str) -> np.ndarray:
         array = self.arrays["test" if stage == "test" else "train"]
@@ -147,7 +154,18 @@ def load_classifier_data(
         arrays["test"] = test
         failed += test.failed
         indices["test"] = np.arange(len(test), dtype=np.int64)
-    return ClassifierData(list(index.classes), arrays, indices, counts, Path(index.root), failed)
+    notes = data_notes(index, failed)
+    return ClassifierData(
+        list(index.classes),
+        arrays,
+        indices,
+        counts,
+        Path(index.root),
+        failed,
+        notes,
+        index.held_out,
+        index.fingerprint("train"),
+    )
 
 
 TEST_IN_TRAIN_LISTED = 20  # test files named in metrics.json; the count covers all
@@ -186,3 +204,32 @@ def pick_spread(labels: np.ndarray, n: int) -> np.ndarray:
                 picked.append(int(rows[depth]))
         depth += 1
     return np.array(picked, dtype=np.int64)
+
+
+def data_notes(index: Any, failed: Sequence[Any]) -> list[str]:
+    """One sentence for each thing about the data that changes what the scores mean: the scan's
+    notes (a held-out test split, styles absent from test) and the unreadable images skipped."""
+    notes = list(index.notes)
+    if failed:
+        first = failed[0]
+        notes.append(
+            f"{len(failed)} unreadable image(s) skipped (first: {first.path}: {first.reason}); "
+            f"`artstyle data audit {index.root}` lists them"
+        )
+    return notes
+
+
+def relabel(data: ClassifierData, classes: Sequence[str]) -> ClassifierData:
+    """``data`` with its labels as indices into ``classes`` (a superset of its own styles, e.g.
+    a run's): what a model trained on ``classes`` calls each image's style."""
+    if list(data.classes) == list(classes):
+        return data
+    position = {style: i for i, style in enumerate(classes)}
+    mapping = np.array([position[style] for style in data.classes], dtype=np.int64)
+    arrays = {
+        name: dataclasses.replace(array, labels=mapping[np.asarray(array.labels, dtype=np.int64)])
+        for name, array in data.arrays.items()
+    }
+    counts = np.zeros(len(classes), dtype=np.int64)
+    counts[mapping] = data.train_counts
+    return dataclasses.replace(data, classes=list(classes), arrays=arrays, train_counts=counts)

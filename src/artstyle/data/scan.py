@@ -64,6 +64,8 @@ class Index:
     classes: list[str]
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # the share of each style moved to test when the data had no test split of its own
+    held_out: float | None = None
 
     def split(self, name: str) -> list[Item]:
         return [item for item in self.items if item.split == name]
@@ -317,6 +319,7 @@ def _split_stratified(index: Index, test_fraction: float, seed: int) -> Index:
     index.notes.insert(
         0, f"no test split on disk: {test_fraction:.0%} of each style held out (seed {seed})"
     )
+    index.held_out = test_fraction
     return index
 
 

@@ -136,7 +136,7 @@ def read_image(path: str | os.PathLike, size: int, resize: str = "crop") -> np.n
 
 def load_data(loaded: LoadedStylizer, data: Any, split: str):
     """A ClassifierData for the run's image size: given, or loaded from ``data`` (a folder) or the run's own data."""
-    from artstyle.data.dataset import ClassifierData, load_classifier_data
+    from artstyle.data.dataset import ClassifierData, load_classifier_data, relabel
 
     if isinstance(data, ClassifierData):
         return data
@@ -150,8 +150,11 @@ def load_data(loaded: LoadedStylizer, data: Any, split: str):
     config = loaded.config.model_copy(update={"data": Path(folder), "progress": False})
     splits = ("test",) if split == "test" else ("train",)
     result = load_classifier_data(config, splits=splits, progress=False, purpose="the stylizer")
-    runs.check_classes(loaded.classes, result.classes, run_path=loaded.run.path, data_path=folder)
-    return result
+    # data of fewer styles is fine: its images are read under the run's style indices
+    runs.check_classes(
+        loaded.classes, result.classes, run_path=loaded.run.path, data_path=folder, subset=True
+    )
+    return relabel(result, loaded.classes)
 
 
 def split_arrays(data, split: str) -> tuple[np.ndarray, np.ndarray]:

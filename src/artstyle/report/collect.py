@@ -98,33 +98,68 @@ def _first_answer(parts: list[Part]) -> str:
     return next((part.answer for part in parts if part.answer), "")
 
 
+def data_key(run: Run | None) -> tuple[str, str | None]:
+    """Which data set a run is of: its data folder (as recorded) and the fingerprint of its
+    files, when the run recorded one. Runs are compared only within one data set."""
+    if run is None:
+        return ("", None)
+    recorded = [run.config or {}, run.metrics or {}]
+    for source in (run.cluster, run.representations, run.comparison):
+        if isinstance(source, dict):
+            recorded.append(source)
+    data = next((str(r["data"]) for r in recorded if r.get("data")), "")
+    fingerprint = next((r["data_fingerprint"] for r in recorded if r.get("data_fingerprint")), None)
+    return (os.path.normpath(data) if data else "", fingerprint)
+
+
+def _data_name(key: tuple[str, str | None]) -> str:
+    return Path(key[0]).name or "unrecorded data"
+
+
 def _section_answer(anchor: str, parts: list[Part], runs: list[Run]) -> str:
-    """The first answer of each kind of part; with several classifiers, the best one's."""
-    answers: dict[str, str] = {}
+    """The first answer of each kind of part, for each data set; with several classifiers of
+    one data set, the best one's. Runs of different data sets are never ranked together."""
+    by_path = {run.path: run for run in runs}
+    keys = {data_key(by_path.get(part.run_path)) for part in parts if part.answer}
+    several = len(keys) > 1
+    answers: dict[tuple[str, tuple[str, str | None]], str] = {}
     for part in parts:
         if part.answer:
-            answers.setdefault(part.kind, part.answer)
-    scored = [
-        run
-        for run in runs
-        if "classifier" in run.kinds
-        and as_number((run.metrics or {}).get("balanced_accuracy")) is not None
-    ]
-    if anchor == "classifier" and len(scored) > 1:
-        best = max(scored, key=lambda run: run.metrics["balanced_accuracy"])
-        answer = next(
-            (
-                p.answer
-                for p in parts
-                if p.kind == "classifier" and p.run_path == best.path and p.answer
-            ),
-            "",
-        )
-        if answer:
-            answers["classifier"] = (
-                f"Best of {len(scored)} classifier runs ({best.label}): " + lower_first(answer)
+            key = data_key(by_path.get(part.run_path))
+            answers.setdefault((part.kind, key), part.answer)
+    if anchor == "classifier":
+        groups: dict[tuple[str, str | None], list[Run]] = {}
+        for run in runs:
+            if "classifier" in run.kinds and (
+                as_number((run.metrics or {}).get("balanced_accuracy")) is not None
+            ):
+                groups.setdefault(data_key(run), []).append(run)
+        for key, scored in groups.items():
+            if len(scored) < 2:
+                continue
+            best = max(scored, key=lambda run: run.metrics["balanced_accuracy"])
+            answer = next(
+                (
+                    p.answer
+                    for p in parts
+                    if p.kind == "classifier" and p.run_path == best.path and p.answer
+                ),
+                "",
             )
-    return " ".join(answers.values())
+            if answer:
+                where = f" on {_data_name(key)}" if several else ""
+                answers[("classifier", key)] = (
+                    f"Best of {len(scored)} classifier runs{where} ({best.label}): "
+                    + lower_first(answer)
+                )
+    if not several:
+        return " ".join(answers.values())
+    return " ".join(
+        f"On {_data_name(key)}: {lower_first(answer)}"
+        if "classifier runs on" not in answer
+        else answer
+        for (_, key), answer in answers.items()
+    )
 
 
 def _version() -> str:

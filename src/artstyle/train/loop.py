@@ -248,6 +248,12 @@ def fit_and_evaluate(
     """
     if not is_launched_child():
         runs.create_run(run.path, resume=resume)
+        if not resume:
+            # config.yaml marks the folder as a run at once: one stopped before its first
+            # checkpoint (Ctrl-C while the images go to the device, say) takes --resume, which
+            # starts it over from step 0; classes.json first, as fit writes them
+            runs.write_classes(run, task.classes)
+            runs.write_config(run, config, task=task.name)
     result = fit(task, config, run, resume=resume, quiet=quiet)
     stage = final_stage(data)
     totals = evaluate_stage(
@@ -281,6 +287,9 @@ def run_summary(config: TrainConfig, data, result: FitResult, *, best_key: str) 
         "train_images_per_second": round(result.images_per_second, 2),
         "devices": config.devices * config.num_nodes,
         "precision": resolve_precision(config.precision, config.accelerator),
+        "threads": config.threads,
+        # which files it learned from: the report compares runs of one data set only
+        "data_fingerprint": getattr(data, "fingerprint", None),
     }
 
 
@@ -484,12 +493,14 @@ def fit(
 
     with (
         StopRequests(deadline) as stop,
-        Progress(is_zero and config.progress and not quiet, stderr=False) as progress,
+        Progress(is_zero and config.progress and not quiet) as progress,
     ):
         try:
             while state.epoch < state.planned_epochs:
                 epoch_start = time.monotonic()
                 images_before, seconds_before = state.train_images, state.train_seconds
+                # a session resumed mid-epoch trains (and averages) only the batches after it
+                first_batch = state.batch_in_epoch
                 train_metrics, stop_code, completed = train_one_epoch(
                     fabric,
                     task,
@@ -536,6 +547,10 @@ def fit(
                     / max(state.train_seconds - seconds_before, 1e-9),
                     "elapsed_seconds": elapsed(),
                 }
+                if first_batch:
+                    # train_* of this row average batches first_batch+1.. only (the ones before
+                    # were trained by the session that was stopped); history.csv says so here
+                    row["train_from_batch"] = first_batch + 1
                 record_epoch(row, val_metrics)
                 if completed:
                     state.epoch += 1
@@ -720,6 +735,8 @@ def _epoch_line(row, state: TrainState, train_metrics, val_metrics) -> str:
     if val_metrics:
         text += "  |  " + format_metrics(val_metrics, "val ")
     text += f"  |  {row['images_per_second']:.0f} img/s"
+    if row.get("train_from_batch"):
+        text += f"  (train: batches {row['train_from_batch']}.. of this resumed epoch only)"
     if row.get("best"):
         text += "  *"
     return text

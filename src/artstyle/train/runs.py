@@ -176,6 +176,15 @@ def _remove_orphans(run: RunFolder) -> None:
 def open_run(path: str | os.PathLike) -> RunFolder:
     """An existing run folder (it must hold ``config.yaml``)."""
     run = RunFolder(Path(path).expanduser())
+    if run.path.is_file():
+        hint = (
+            "; an embeddings file (.npz) goes to `artstyle cluster`"
+            if run.path.suffix == ".npz"
+            else ""
+        )
+        raise ArtstyleError(
+            f"{run.path} is a file, not a run folder; pass the folder a training command wrote{hint}"
+        )
     if not run.path.is_dir():
         raise ArtstyleError(f"run folder {run.path} does not exist")
     if not run.config_path.is_file():
@@ -247,16 +256,20 @@ def check_classes(
     *,
     run_path: Path,
     data_path: Any = None,
+    subset: bool = False,
 ) -> None:
     """Refuse data whose class map differs from the run's, naming the styles that differ.
 
     Class indices are positions in the sorted style list: a data set with one
     style more or less shifts every index after it (the course starter's 2 %
-    accuracy came from exactly that).
+    accuracy came from exactly that). With ``subset``, data whose styles are all
+    the run's passes: the caller reads it by style name (:func:`relabel`), not by index.
     """
     if list(run_classes) == list(data_classes):
         return
     only_data, only_run = style_differences(run_classes, data_classes)
+    if subset and not only_data:
+        return
     parts = []
     if only_data:
         parts.append(f"styles not in the run: {', '.join(only_data)}")
@@ -268,6 +281,7 @@ def check_classes(
     raise ArtstyleError(
         f"the data's training styles{where} differ from {run_path / CLASSES_FILE}: {'; '.join(parts)}; "
         "use the data set the run was trained on"
+        + (" or one whose styles are all among the run's" if subset else "")
     )
 
 

@@ -33,6 +33,7 @@ def write_classifier_figures(
             np.asarray(metrics["confusion_matrix"]),
             classes,
             title=f"{split}: balanced accuracy {metrics['balanced_accuracy']:.3f}, accuracy {metrics['accuracy']:.3f} (rows sum to 1)",
+            split=split,
         ),
         run.figure_path(f"confusion_matrix{suffix}.png"),
     )
@@ -47,6 +48,7 @@ def write_classifier_figures(
             },
             [per_class[c]["support"] for c in classes],
             title=f"per style on {split}",
+            split=split,
         ),
         run.figure_path(f"per_class{suffix}.png"),
     )

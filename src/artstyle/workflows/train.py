@@ -15,6 +15,7 @@ from artstyle.config import TrainConfig
 from artstyle.data.dataset import ClassifierData, leaked_test_images, stage_images
 from artstyle.text import time_cap_sentence
 from artstyle.train import runs
+from artstyle.train.engine import is_launched_child
 from artstyle.train.loop import (
     FitResult,
     fit_and_evaluate,
@@ -45,6 +46,10 @@ def train(
     spec.check(config)
     if data is None:
         data = load_run_data(config, quiet=quiet, min_styles=spec.min_styles, purpose=spec.purpose)
+        _say_data_notes(data, quiet=quiet)
+    if data.held_out is not None and config.test_fraction is None:
+        # config.yaml records what was done: the share held out as the test split
+        config = config.model_copy(update={"test_fraction": data.held_out})
     return train_into(config, run, data, resume=False, quiet=quiet)
 
 
@@ -65,7 +70,20 @@ def resume(
     data = load_run_data(
         config, quiet=quiet, run=run, min_styles=spec.min_styles, purpose=spec.purpose
     )
+    _say_data_notes(data, quiet=quiet)
     return train_into(config, run, data, resume=True, quiet=quiet)
+
+
+def _say_data_notes(data: ClassifierData, *, quiet: bool) -> None:
+    """What the scores should be read with (skipped files, absent styles, a held-out split),
+    said once, before training starts, on stdout with the command's other results."""
+    if quiet or is_launched_child():
+        return
+    from rich.console import Console
+
+    console = Console()
+    for note in data.notes:
+        console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
 
 
 class Fitted(NamedTuple):
@@ -227,12 +245,14 @@ def _finish_classifier(fitted: Fitted, *, quiet: bool) -> dict[str, Any]:
 def _announce(
     line: str, metrics: dict[str, Any], config: TrainConfig, *warnings: str | None
 ) -> None:
-    """The run's result line, then its warnings: a --max-minutes cap that cut it short, others."""
+    """The run's result line, then its warnings (a --max-minutes cap that cut it short, test
+    images copied from train), on stdout: what the command reports, as `evaluate` does.
+    Progress and per-epoch lines go to stderr."""
     from rich.console import Console
     from rich.markup import escape
 
-    console = Console(stderr=True)
-    console.print(line, highlight=False, markup=False)
+    console = Console()
+    console.print(line, highlight=False, markup=False, soft_wrap=True)
     for warning in (time_cap_sentence(metrics, config.epochs), *warnings):
         if warning:
             console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)

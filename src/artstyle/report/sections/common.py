@@ -16,7 +16,7 @@ from artstyle.report.wording import fmt
 ENVIRONMENT_KEY = re.compile(
     r"^(version|artstyle_version|python(_version)?|torch(_version)?|lightning(_version)?|cuda(_version)?|"
     r"platform|machine|hostname|host|cpu|cpu_count|gpu|gpu_name|device|devices|accelerator|precision|"
-    r"num_nodes|world_size|environment)$"
+    r"num_nodes|world_size|environment|threads|data_fingerprint)$"
 )
 TIMING_KEY = re.compile(
     r"(seconds|minutes|hours|per_second|duration|elapsed|wall|started|finished|_time$|^time_|epochs_run|steps_run|"
