@@ -600,3 +600,41 @@ def test_grid_figure_draws_dollar_signs_in_prompts_as_text():
     texts = [figure.axes[0].title, figure.axes[0].yaxis.label, figure._suptitle]
     assert [text.get_text() for text in texts] == ["Art$ $Deco", "a $5$ painting", "$x"]
     assert not any(text.get_parse_math() for text in texts)
+
+
+def test_kohya_export_loads_in_plain_diffusers_with_the_same_images(
+    trained_run, tiny_base, tmp_path
+):
+    from safetensors import safe_open
+
+    run, _ = trained_run
+    kohya = tmp_path / "style.safetensors"
+    result = lora.export_lora(run, out=kohya, fmt="kohya")
+    with safe_open(str(kohya), framework="pt") as handle:
+        keys = set(handle.keys())
+        metadata = handle.metadata()
+        alphas = {key: float(handle.get_tensor(key)) for key in keys if key.endswith(".alpha")}
+    downs = {key for key in keys if key.endswith(".lora_down.weight")}
+    assert downs and all(key.startswith("lora_unet_") for key in downs)
+    # every kohya module has its alpha: the run's (8), not the rank the converter assumes
+    assert {key.rsplit(".", 2)[0] + ".alpha" for key in downs} == set(alphas)
+    assert set(alphas.values()) == {8.0}
+    assert metadata["ss_network_dim"] == "4" and metadata["ss_network_alpha"] == "8"
+    assert metadata["ss_base_model"] == str(tiny_base) and metadata["artstyle_layout"] == "kohya"
+    assert result["n_tensors"] == len(keys)
+
+    reference = _plain_pipeline(tiny_base)
+    reference.load_lora_weights(run)
+    expected = _sample(reference)
+    pipe = _plain_pipeline(tiny_base)
+    pipe.load_lora_weights(str(kohya))  # plain diffusers reads the kohya layout
+    # same seed, same images: the kohya file holds the same adapters at the same scale
+    np.testing.assert_allclose(_sample(pipe), expected, atol=1e-5)
+
+    again = tmp_path / "diffusers.safetensors"
+    assert main(["lora", "export", str(run), "--out", str(again)]) == 0
+    pipe = _plain_pipeline(tiny_base)
+    pipe.load_lora_weights(str(again))
+    np.testing.assert_allclose(_sample(pipe), expected, atol=1e-5)
+    assert main(["lora", "export", str(run), "--out", str(tmp_path / "x.bin")]) == 2
+    assert main(["lora", "export", str(run), "--format", "ckpt", "--out", str(again)]) == 2

@@ -14,6 +14,7 @@ from artstyle.cli.app import (
     ConfigOpt,
     DataOpt,
     DevicesOpt,
+    JsonOpt,
     ResumeOpt,
     RunArg,
     RunOutOpt,
@@ -21,6 +22,7 @@ from artstyle.cli.app import (
     comma_list,
     console,
     lora_app,
+    print_json,
     print_plain,
     train_or_resume,
     with_options,
@@ -214,4 +216,36 @@ def lora_grid_command(
     result = style_grid(run, styles=comma_list(styles), prompt=prompt, **sampling)
     print_plain(
         f"wrote {result['path']} (styles: {', '.join(result['styles'])}; seed {result['seed']})"
+    )
+
+
+@lora_app.command("export")
+def lora_export_command(
+    run: RunArg,
+    out: Annotated[
+        Path, typer.Option("--out", help="The .safetensors file to write (one file, any tool).")
+    ],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="kohya: the layout AUTOMATIC1111/Forge and ComfyUI read (lora_unet_..., "
+            ".alpha); diffusers: pipe.load_lora_weights's own.",
+        ),
+    ] = "diffusers",
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a LoRA run's weights as one file for other tools, with metadata (base, rank, alpha, styles).
+
+    Example: artstyle lora export runs/lora --format kohya --out rococo.safetensors
+    """
+    from artstyle.generate.lora import export_lora
+
+    result = export_lora(run, out=out, fmt=fmt)
+    if as_json:
+        print_json({"out": str(result["out"]), "format": fmt, "n_tensors": result["n_tensors"]})
+        return
+    print_plain(
+        f"wrote {result['out']} ({fmt} layout, {result['n_tensors']} tensors; rank "
+        f"{result['metadata']['ss_network_dim']}, alpha {result['metadata']['ss_network_alpha']})"
     )

@@ -30,6 +30,7 @@ The package, one concern a module (each imports only modules above it, type hint
     training.py       Fabric and precision, the models with their adapters, the optimizer
     loop.py           train_lora / resume_lora: the steps, the loss, history and metrics
     sampling.py       generate and style_grid from a finished run
+    export.py         the weights as one file in kohya's layout (A1111, ComfyUI) or diffusers'
     tiny_pipeline.py  a tiny random SD-format folder for tests and benchmarks (imported by name)
 """
 
@@ -52,6 +53,7 @@ from artstyle.generate.lora.checkpoints import (
     save_lora_weights,
 )
 from artstyle.generate.lora.data import CaptionedImages, load_pixels, training_batches
+from artstyle.generate.lora.export import export_lora, kohya_state_dict
 from artstyle.generate.lora.figures import FigureWriter, validation_figure
 from artstyle.generate.lora.loop import diffusion_loss, resume_lora, train_lora, train_step
 from artstyle.generate.lora.sampling import generate, load_pipeline, load_run, style_grid
@@ -98,4 +100,6 @@ __all__ = [
     "training_batches",
     "validation_figure",
     "FigureWriter",
+    "export_lora",
+    "kohya_state_dict",
 ]
