@@ -255,28 +255,16 @@ def predict(
     return results
 
 
-def evaluate_autoencoder(
-    run_path: str | os.PathLike,
-    *,
-    data: str | os.PathLike | None = None,
-    split: str = "test",
-    batch_size: int | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
+def _score_autoencoder(opened: _Evaluation, split: str) -> dict[str, Any]:
     """MSE, PSNR and SSIM of a run on a split; writes metrics.json (test) or metrics_<split>.json.
 
     artstyle evaluate runs/ae --split test
     """
-    opened = _open_for_evaluation(
-        run_path, TASKS["autoencoder"], data=data, split=split, progress=progress
-    )
     run, single, loaded = opened.run, opened.config, opened.data
     fabric, model, config = opened.fabric, opened.model, opened.config
     task = AutoencoderTask(single, loaded)
     task.setup(fabric.device)
-    totals = evaluate_stage(
-        fabric, task, model, split, batch_size=batch_size or config.eval_batch_size
-    )
+    totals = evaluate_stage(fabric, task, model, split, batch_size=config.eval_batch_size)
     previous = runs.read_metrics(run) if run.metrics_path.is_file() else {}
     images = stage_images(loaded, split)
     metrics = {
@@ -319,7 +307,10 @@ def evaluate(
     """
     task = runs.run_task(runs.open_run(run_path))
     if task == "autoencoder":
-        return task, evaluate_autoencoder(run_path, data=data, split=split, progress=progress)
+        opened = _open_for_evaluation(
+            run_path, TASKS["autoencoder"], data=data, split=split, progress=progress
+        )
+        return task, _score_autoencoder(opened, split)
     if task == "stylizer":
         return task, score_run(run_path, data=data, split=split)
     return task, evaluate_run(run_path, data=data, split=split, tta=tta, progress=progress)
