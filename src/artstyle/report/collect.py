@@ -123,6 +123,7 @@ def _section_answer(anchor: str, parts: list[Part], runs: list[Run]) -> str:
     keys = {data_key(by_path.get(part.run_path)) for part in parts if part.answer}
     several = len(keys) > 1
     answers: dict[tuple[str, tuple[str, str | None]], str] = {}
+    named = set()  # the answers that already say which data set they are of
     for part in parts:
         if part.answer:
             key = data_key(by_path.get(part.run_path))
@@ -152,13 +153,12 @@ def _section_answer(anchor: str, parts: list[Part], runs: list[Run]) -> str:
                     f"Best of {len(scored)} classifier runs{where} ({best.label}): "
                     + lower_first(answer)
                 )
+                named.add(("classifier", key))
     if not several:
         return " ".join(answers.values())
     return " ".join(
-        f"On {_data_name(key)}: {lower_first(answer)}"
-        if "classifier runs on" not in answer
-        else answer
-        for (_, key), answer in answers.items()
+        answer if (kind, key) in named else f"On {_data_name(key)}: {lower_first(answer)}"
+        for (kind, key), answer in answers.items()
     )
 
 

@@ -100,9 +100,9 @@ def evaluate_run(
     opened = _open_for_evaluation(
         run_path, TASKS["classifier"], data=data, split=split, progress=progress
     )
-    run, trained_on, single, loaded = opened.run, opened.trained_on, opened.config, opened.data
-    fabric, model, config = opened.fabric, opened.model, opened.config
-    task = ClassifierTask(single, loaded, tta=tta)
+    run, trained_on, config, loaded = opened.run, opened.trained_on, opened.config, opened.data
+    fabric, model = opened.fabric, opened.model
+    task = ClassifierTask(config, loaded, tta=tta)
     task.setup(fabric.device)
     started = time.perf_counter()
     totals = evaluate_stage(
@@ -260,9 +260,9 @@ def _score_autoencoder(opened: _Evaluation, split: str) -> dict[str, Any]:
 
     artstyle evaluate runs/ae --split test
     """
-    run, single, loaded = opened.run, opened.config, opened.data
-    fabric, model, config = opened.fabric, opened.model, opened.config
-    task = AutoencoderTask(single, loaded)
+    run, config, loaded = opened.run, opened.config, opened.data
+    fabric, model = opened.fabric, opened.model
+    task = AutoencoderTask(config, loaded)
     task.setup(fabric.device)
     totals = evaluate_stage(fabric, task, model, split, batch_size=config.eval_batch_size)
     previous = runs.read_metrics(run) if run.metrics_path.is_file() else {}
