@@ -1,7 +1,8 @@
 """The benchmark program: run the named sections, print a table, write docs/benchmarks.md.
 
-    python bench/run.py --out docs/benchmarks.md            # everything (make bench)
+    python bench/run.py --out docs/benchmarks.md            # every section but ON_REQUEST (make bench)
     python bench/run.py --only cache --quick                 # one section, smaller sizes
+    python bench/run.py --only real --only real-balance --out docs/benchmarks.md  # real paintings
 
 To add a section, write ``section(*, quick: bool) -> list[dict]`` in
 ``bench/bench_<topic>.py`` (rows from ``common.row``) and list it in
@@ -34,7 +35,11 @@ SECTIONS: dict[str, str] = {
     "contention": "bench_contention",
     "lora": "bench_lora",
     "gpu": "bench_gpu",
+    "real": "bench_real",
+    "real-balance": "bench_real_balance",
 }
+# sections that train for most of an hour on real paintings: run only when named with --only
+ON_REQUEST = frozenset({"real", "real-balance"})
 
 _BLOCK = re.compile(r"<!-- section:(?P<name>[\w-]+) -->\n.*?<!-- /section:(?P=name) -->\n", re.S)
 
@@ -202,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="Smaller sizes and fewer repeats (a smoke run)."
     )
     args = parser.parse_args(argv)
-    names = [name for name in SECTIONS if not args.only or name in args.only]
+    names = [
+        name for name in SECTIONS if (name in args.only if args.only else name not in ON_REQUEST)
+    ]
     results = run_sections(names, quick=args.quick)
     command = "python bench/run.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])

@@ -96,7 +96,9 @@ def test_training_writes_every_run_file(trained) -> None:
         assert (run / name).is_file(), name
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["task"] == "classifier" and config["seed"] == 3 and config["version"]
-    assert config["data"] == str(data) and config["size"] == 32 and config["balance"] == "weights"
+    assert (
+        config["data"] == str(data) and config["size"] == 32 and config["balance"] == "logit-adjust"
+    )
     assert json.loads((run / "classes.json").read_text()) == ["Baroque", "Cubism", "Rococo"]
     metrics = json.loads((run / "metrics.json").read_text())
     assert METRIC_KEYS <= set(metrics)
@@ -795,3 +797,50 @@ def test_compare_balance_calls_a_tie_with_none_a_tie(tiny_data, tmp_path) -> Non
     markdown = (tmp_path / "cmp" / "comparison.md").read_text()
     assert "no strategy beat training on the data as it is" in markdown
     assert "which beats" not in markdown
+
+
+def test_epochs_come_from_the_number_of_training_images() -> None:
+    from artstyle.config import EPOCH_RANGE, IMAGE_PASSES, classifier_epochs
+
+    # 8k paintings less the validation carve: about ten CPU-minutes' worth; 1.4k: more
+    # passes, but fewer images seen in all; a handful: the range's top
+    assert classifier_epochs(6_828) == 40
+    assert classifier_epochs(1_260) == EPOCH_RANGE[1]
+    assert classifier_epochs(1_260) * 1_260 < IMAGE_PASSES
+    assert classifier_epochs(10) == EPOCH_RANGE[1]
+    assert classifier_epochs(1_000_000) == EPOCH_RANGE[0]
+    assert ClassifierConfig().epochs is None
+
+
+def test_a_run_without_epochs_says_and_records_how_many_it_chose(
+    tiny_data, tmp_path, monkeypatch, capsys
+) -> None:
+    seen = []
+
+    def two_epochs(n_train: int) -> int:  # the real rule gives 21 images 80 epochs
+        seen.append(n_train)
+        return 2
+
+    monkeypatch.setattr("artstyle.workflows.train.classifier_epochs", two_epochs)
+    run = tmp_path / "run"
+    assert main(_train_args(tiny_data, run, tmp_path / "cache")) == 0
+    assert seen == [21]  # 24 training images less one per style for validation
+    assert yaml.safe_load((run / "config.yaml").read_text())["epochs"] == 2
+    assert "note: 2 epochs for 21 training images" in capsys.readouterr().out
+    assert len((run / "history.csv").read_text().strip().splitlines()) == 1 + 2
+
+
+def test_the_demo_and_a_stylizers_helpers_keep_the_synthetic_recipe(tmp_path) -> None:
+    from artstyle.config import SYNTHETIC_RECIPE, StylizerConfig
+    from artstyle.workflows import demo
+    from artstyle.workflows.train import helper_classifier_config
+
+    config = demo._classifier_config(tmp_path, tmp_path / "run", demo.FULL, 0)
+    for key, value in SYNTHETIC_RECIPE.items():
+        if key not in ("size", "epochs"):
+            assert getattr(config, key) == value, key
+    assert (config.size, config.epochs) == (demo.FULL.size, demo.FULL.classifier_epochs)
+    # the defaults chosen on real paintings differ: the demo does not follow them
+    assert (ClassifierConfig().model, ClassifierConfig().size) != (config.model, config.size)
+    helper = helper_classifier_config(StylizerConfig(size=32), "judge", tmp_path / "judge")
+    assert (helper.model, helper.size, helper.batch_size) == ("resnet_tiny", 32, 64)

@@ -291,7 +291,7 @@ def test_train_help_lists_every_config_key_with_type_and_default(capsys) -> None
     text = capsys.readouterr().out
     for name in ClassifierConfig.model_fields:
         assert f"--{name.replace('_', '-')} " in text, name
-    assert "--balance none|weights|resample|sampler|logit-adjust [weights]" in text
+    assert "--balance none|weights|resample|sampler|logit-adjust [logit-adjust]" in text
     assert "--label-smoothing float [" in text
 
 

@@ -637,6 +637,18 @@ def test_nested_run_folded_into_comparison(tmp_path):
     assert "Balanced accuracy 0.55 vs majority baseline 0.17" in page
 
 
+def test_a_stylizers_own_critic_and_judge_are_folded_into_it(tmp_path):
+    sty = stylizer_run(tmp_path / "sty")
+    classifier_run(sty / "critic", balanced=0.41)
+    classifier_run(sty / "judge", balanced=0.42)
+    summary = build_report([tmp_path / "sty"], out=tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert summary.n_runs == 3
+    assert "The 2 runs inside this folder" in page
+    # the helpers are shown inside the stylizer, not as classifier parts of their own
+    assert '<article id="classifier-' not in page
+
+
 def test_corrupt_metrics_gives_a_note_not_a_crash(tmp_path):
     run = classifier_run(tmp_path / "runs" / "clf")
     (run / "metrics.json").write_text('{"accuracy": 0.8, "balan', encoding="utf-8")

@@ -368,7 +368,7 @@ def test_evaluation_runs_without_autograd_in_the_default_batches() -> None:
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(300, 16, 16, 3), dtype=np.uint8)
     labels = np.arange(300) % 3
-    config = ClassifierConfig(size=16, accelerator="cpu", progress=False, width=8)
+    config = ClassifierConfig(size=16, accelerator="cpu", progress=False, width=8, tta=False)
     data = ClassifierData.from_arrays(["a", "b", "c"], images, labels, val_fraction=0.49, seed=0)
     fabric = make_fabric(config)
     task = ClassifierTask(config, data)

@@ -631,10 +631,15 @@ def test_init_from_a_run_and_resume(trained, tmp_path, capsys):
             str(cache),
             "--max-minutes",
             "0.00001",
+            "--helpers",
+            "none",
             *STY,
         ]
     )
     assert code == 0, capsys.readouterr().err
+    # --helpers none: today's run, with no critic or judge of its own
+    assert "[stylizer]" not in capsys.readouterr().out
+    assert not (run / "critic").exists() and not (run / "judge").exists()
     assert load_checkpoint(run / "checkpoints" / "last.ckpt")["state"]["step"] < 6
     table = load_model(open_run(run)).styles.weight.detach()
     assert (
@@ -659,6 +664,9 @@ def test_init_from_a_run_and_resume(trained, tmp_path, capsys):
     assert state["epoch"] == 2 and state["step"] == 2 * 3  # 21 train images in batches of 8
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["style_features"] == "random" and metrics["style_hit_rate"] is None
+    assert metrics["critic"] is None and "shuffled_target_hit_rate" not in metrics
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["helpers"] == "none" and config["critic"] is None and config["judge"] is None
 
 
 def test_evaluate_of_a_run_without_a_judge_names_the_command_that_scores_it(
@@ -674,3 +682,146 @@ def test_evaluate_of_a_run_without_a_judge_names_the_command_that_scores_it(
     assert main(["evaluate", str(copy)]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert f"artstyle stylize {copy} --score --judge CLASSIFIER_RUN" in err
+
+
+# ---------------------------------------------------------------- one command: the run trains its own critic and judge
+
+
+def _run_main(argv: list[str]) -> tuple[int, str]:
+    """``main(argv)`` with its stdout captured (for module fixtures, where capsys is not available)."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    return code, out.getvalue()
+
+
+HELPED = [*STY, "--epochs", "2", "--helper-epochs", "1"]
+
+
+@pytest.fixture(scope="module")
+def helped(tmp_path_factory):
+    """A stylizer run given neither --critic nor --judge, stopped after its first batch; what it
+    printed, wrote in metrics.json and config.yaml."""
+    root = tmp_path_factory.mktemp("helped")
+    data = _write_paintings(root / "data")
+    cache = root / "cache"
+    run = root / "sty"
+    paths = ["--data", str(data), "--out", str(run), "--cache-dir", str(cache)]
+    code, out = _run_main(["train", "stylizer", *paths, *HELPED, "--max-minutes", "0.00001"])
+    assert code == 0, out
+    return {
+        "data": data,
+        "cache": cache,
+        "run": run,
+        "out": " ".join(out.split()),
+        "metrics": json.loads((run / "metrics.json").read_text()),
+        "config": yaml.safe_load((run / "config.yaml").read_text()),
+    }
+
+
+def test_without_critic_and_judge_the_run_trains_both_and_the_judge_scores_it(helped):
+    run, out = helped["run"], helped["out"]
+    seeds = {}
+    for role in ("critic", "judge"):
+        helper = yaml.safe_load((run / role / "config.yaml").read_text())
+        assert helper["task"] == "classifier" and helper["model"] == "resnet_tiny"
+        assert helper["size"] == 16 and helper["epochs"] == 1 and helper["devices"] == 1
+        assert helper["balance"] == "logit-adjust" and helper["batch_size"] == 64
+        assert (run / role / "metrics.json").is_file() and (
+            run / role / "model.safetensors"
+        ).is_file()
+        assert json.loads((run / role / "classes.json").read_text()) == list(STYLES)
+        seeds[role] = helper["seed"]
+        assert (
+            f"[stylizer] no --{role} given: training one into {run / role} "
+            f"(resnet_tiny, 16 px, 1 epoch, seed {helper['seed']})" in out
+        )
+        # recorded absolute, so --resume, evaluate and stylize --score find them
+        assert helped["config"][role] == str((run / role).resolve())
+    assert seeds == {"critic": 1000, "judge": 2000}
+    assert out.index("no --critic given") < out.index("no --judge given")
+    metrics = helped["metrics"]
+    assert metrics["judge"] == str((run / "judge").resolve())
+    assert metrics["critic"] == str((run / "critic").resolve())
+    assert metrics["style_features"] == "critic"
+    for key in ("style_hit_rate", "shuffled_target_hit_rate", "content_ssim", "critic_hit_rate"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+    assert metrics["chance"] == pytest.approx(1 / 3)
+    # the result line: the judge's hit rate beside chance and the shuffled-target floor, and SSIM
+    last = out[out.index("style-hit rate") :]
+    assert "vs chance 0.333" in last and "targets shuffled" in last and "content SSIM" in last
+
+
+def test_resume_reuses_the_critic_and_judge_it_trained(helped, capsys):
+    run = helped["run"]
+    files = [
+        run / role / name
+        for role in ("critic", "judge")
+        for name in ("model.safetensors", "metrics.json")
+    ]
+    before = [path.stat().st_mtime_ns for path in files]
+    assert main(["train", "stylizer", "--resume", str(run), "--max-minutes", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "[stylizer]" not in out and "style-hit rate" in out
+    assert [path.stat().st_mtime_ns for path in files] == before
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["stopped"] == "finished" and metrics["epochs_run"] == 2
+    assert metrics["judge"] == str((run / "judge").resolve())
+    assert 0.0 <= metrics["style_hit_rate"] <= 1.0
+
+
+def test_a_given_critic_trains_only_the_judge(helped, tmp_path, capsys):
+    critic = helped["run"] / "critic"
+    run = tmp_path / "sty"
+    paths = ["--data", str(helped["data"]), "--out", str(run), "--cache-dir", str(helped["cache"])]
+    assert main(["train", "stylizer", *paths, *HELPED, "--critic", str(critic)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "no --judge given: training one into" in out and "no --critic given" not in out
+    assert not (run / "critic").exists() and (run / "judge" / "metrics.json").is_file()
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["critic"] == str(critic) and config["judge"] == str((run / "judge").resolve())
+    assert json.loads((run / "metrics.json").read_text())["style_hit_rate"] is not None
+
+
+def test_a_rerun_reuses_a_finished_helper_and_trains_an_unfinished_one_again(
+    helped, tmp_path, capsys
+):
+    # the first command stopped while the judge trained: RUN holds no config.yaml yet
+    run = tmp_path / "sty"
+    for role in ("critic", "judge"):
+        shutil.copytree(helped["run"] / role, run / role)
+    (run / "judge" / "metrics.json").unlink()
+    paths = ["--data", str(helped["data"]), "--out", str(run), "--cache-dir", str(helped["cache"])]
+    capsys.readouterr()
+    assert main(["train", "stylizer", *paths, *HELPED, "--epochs", "1"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"no --critic given: using the one trained earlier in {run / 'critic'}" in out
+    assert "no --judge given: training one into" in out
+    assert (run / "judge" / "metrics.json").is_file()
+    # a helper folder made with other settings is refused, not overwritten
+    other = tmp_path / "other"
+    shutil.copytree(helped["run"] / "critic", other / "critic")
+    paths = [
+        "--data",
+        str(helped["data"]),
+        "--out",
+        str(other),
+        "--cache-dir",
+        str(helped["cache"]),
+    ]
+    assert main(["train", "stylizer", *paths, *HELPED, "--seed", "5"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "holds a run with other settings (seed: 1000 there, 1005 here)" in err
+
+
+def test_train_stylizer_help_lists_every_config_key(capsys):
+    from artstyle.config import StylizerConfig
+
+    assert main(["train", "stylizer", "--help"]) == 0
+    text = capsys.readouterr().out
+    for name in StylizerConfig.model_fields:
+        assert f"--{name.replace('_', '-')} " in text, name
+    assert "--helpers train|none [train]" in text and "--helper-epochs int [12]" in text

@@ -213,7 +213,10 @@ def merge_overrides(ctx: typer.Context, typed: dict[str, Any]) -> dict[str, Any]
 
 CriticOpt = Annotated[
     Path | None,
-    typer.Option("--critic", help="Classifier run used as a frozen critic while training."),
+    typer.Option(
+        "--critic",
+        help="Classifier run used as a frozen critic while training (default: one trained into RUN/critic).",
+    ),
 ]
 JudgeOpt = Annotated[
     Path | None,

@@ -92,7 +92,10 @@ def lora_train_command(
 
     Every key of the LoRA config is also accepted as --key value (e.g. --lr 1e-4
     --grad-accum 4 --gradient-checkpointing --snr-gamma 5 --crop random
-    --validation-styles Baroque,Rococo --precision 16-mixed).
+    --validation-styles Baroque,Rococo --precision 16-mixed). An image's own
+    caption (IMAGE.txt beside it, or a row of DATA/captions.csv) replaces its
+    style caption (--captions style: never); --caption-dropout 0.1,
+    --shuffle-tags and --keep-tokens 1 vary captions as kohya's scripts do.
 
     Example: artstyle lora train --base ~/models/stable-diffusion-v1-5 --data DATA --out runs/lora --max-steps 2000
     """
@@ -124,6 +127,10 @@ def lora_train_command(
         f"loss {metrics['loss_mean_first_10pct']:.4f} -> {metrics['loss_mean_last_10pct']:.4f}; "
         f"wrote {Path(run) / 'pytorch_lora_weights.safetensors'}"
     )
+    if metrics.get("n_image_captions"):
+        print_plain(
+            f"{metrics['n_image_captions']} of {metrics['n_train_images']} images trained with their own captions"
+        )
     if metrics.get("stopped"):
         console.print(f"[yellow]stopped early:[/] {metrics['stopped']}", highlight=False)
     if metrics["unreadable"]:

@@ -76,11 +76,14 @@ TRAIN_COMMANDS: dict[str, tuple[tuple[tuple[str, Any], ...], str]] = {
         (("critic", CriticOpt), ("judge", JudgeOpt)),
         """Train a style-conditioned autoencoder: one learned embedding per style, injected at every decoder scale.
 
+    Without --critic or --judge it first trains the missing ones into RUN/critic and
+    RUN/judge (small classifiers of other seeds; --helpers none goes without). The
+    critic steers training; the judge only scores the end: metrics.json gets
+    style_hit_rate beside chance and shuffled_target_hit_rate, and content_ssim.
     Every key of the stylizer config is also accepted as --key value
     (e.g. --gram-weight 2 --critic-weight 0.5 --init-styles runs/clf --style-features random).
-    With --judge, metrics.json gets style_hit_rate, chance and content_ssim.
 
-    Example: artstyle train stylizer --data DATA --out runs/sty --critic runs/critic --judge runs/judge
+    Example: artstyle train stylizer --data DATA --out runs/sty
     """,
     ),
 }

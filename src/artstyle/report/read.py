@@ -38,8 +38,9 @@ DATA_FILE = re.compile(r"^(?:.*[_.-])?(stats|audit|balance)\.json$")
 # Folders whose content belongs to the run above them, or that never hold results.
 SKIP_DIRS = frozenset({"checkpoints", "figures", "__pycache__", "node_modules"})
 FIGURE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
-# Kinds of result that hold other runs (one per strategy or representation), shown folded inside them.
-GROUP_KINDS = frozenset({"balance_comparison", "representations"})
+# Kinds of result that hold other runs (one per strategy or representation; a stylizer's own
+# critic and judge), shown folded inside them.
+GROUP_KINDS = frozenset({"balance_comparison", "representations", "stylizer"})
 
 
 # ---------------------------------------------------------------- reading files leniently

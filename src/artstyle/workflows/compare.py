@@ -19,7 +19,7 @@ from artstyle.io import write_json, write_text
 from artstyle.text import md_cell, md_code
 from artstyle.train import runs
 from artstyle.train.runs import RunFolder
-from artstyle.workflows.train import train, train_into
+from artstyle.workflows.train import earlier_classifier_run, train, train_into, with_epochs
 
 
 def compare_balance(config: CompareBalanceConfig, *, quiet: bool = False) -> dict[str, Any]:
@@ -44,15 +44,17 @@ def compare_balance(config: CompareBalanceConfig, *, quiet: bool = False) -> dic
         raise ArtstyleError(
             f"{out} already holds a comparison (comparison.json); choose another --out"
         )
-    base = config.model_dump(exclude={"strategies"})
+    data = load_classifier_data(config, progress=config.progress and not quiet)
+    base = with_epochs(config, data, quiet=quiet).model_dump(exclude={"strategies"})
     plan = {
         strategy: ClassifierConfig(**{**base, "balance": strategy, "out": out / strategy})
         for strategy in strategies
     }
     # a comparison stopped midway (Ctrl-C, a failed strategy) continues: finished
     # strategies are reused and an unfinished one resumed, when their settings are these
-    earlier = {strategy: _earlier_strategy_run(run_config) for strategy, run_config in plan.items()}
-    data = load_classifier_data(config, progress=config.progress and not quiet)
+    earlier = {
+        strategy: earlier_classifier_run(run_config) for strategy, run_config in plan.items()
+    }
     rows = []
     train_counts = {style: int(n) for style, n in zip(data.classes, data.train_counts, strict=True)}
     for strategy, run_config in plan.items():
@@ -108,7 +110,7 @@ def compare_balance(config: CompareBalanceConfig, *, quiet: bool = False) -> dic
         "data": str(config.data),
         "split": metrics.get("split", "test"),
         "seed": config.seed,
-        "epochs": config.epochs,
+        "epochs": base["epochs"],
         "max_minutes": config.max_minutes,
         "size": config.size,
         "model": config.model,
@@ -132,40 +134,11 @@ def compare_balance(config: CompareBalanceConfig, *, quiet: bool = False) -> dic
                 "macro-F1": [row["macro_f1"] for row in rows],
                 "recall, rarest 5": [row["rarest5_recall_mean"] for row in rows],
             },
-            title=f"imbalance strategies: seed {config.seed}, {config.epochs} epochs, {config.size} px; best: {verdict.best}",
+            title=f"imbalance strategies: seed {config.seed}, {base['epochs']} epochs, {config.size} px; best: {verdict.best}",
         ),
         out / "figures" / "balance_comparison.png",
     )
     return summary
-
-
-# keys that do not change what a run learns: a strategy run may differ in them and be reused
-_NOT_LEARNED = frozenset({"progress", "workers", "cache_dir", "eval_batch_size", "out", "threads"})
-
-
-def _earlier_strategy_run(config: ClassifierConfig) -> str:
-    """ "new", "finished" or "unfinished": what ``config.out`` holds of a run with these
-    settings; a run with other settings is refused, naming the first key that differs."""
-    from artstyle.config import absolute_path
-
-    folder = RunFolder(Path(config.out).expanduser())
-    if folder.path.exists() and not folder.path.is_dir():
-        raise ArtstyleError(f"{folder.path} is a file; remove it or choose another --out")
-    if not folder.config_path.is_file():
-        return "new"
-    before = runs.read_config(folder, ClassifierConfig, task="classifier")
-
-    def value(conf: ClassifierConfig, key: str) -> Any:
-        item = getattr(conf, key)
-        return absolute_path(item) if isinstance(item, Path) else item
-
-    for key in ClassifierConfig.model_fields:
-        if key not in _NOT_LEARNED and value(before, key) != value(config, key):
-            raise ArtstyleError(
-                f"{folder.path} holds a run with other settings ({key}: {value(before, key)} "
-                f"there, {value(config, key)} here); delete it or choose another --out"
-            )
-    return "finished" if folder.metrics_path.is_file() else "unfinished"
 
 
 def comparison_markdown(summary: dict[str, Any]) -> str:

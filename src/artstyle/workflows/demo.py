@@ -279,15 +279,16 @@ def _cache(data: Path, plan: DemoPlan) -> None:
     build_all(scan(data), plan.size, progress=False)
 
 
-def _train_config(model: type, data: Path, out: Path, seed: int, **values: Any):
+def _train_config(config_class: type, data: Path, out: Path, seed: int, **values: Any):
     """A training config of the demo: quiet, seeded, on ``data`` into ``out``."""
-    return model(data=data, out=out, seed=seed, progress=False, **values)
+    return config_class(data=data, out=out, seed=seed, progress=False, **values)
 
 
 def _classifier_config(data: Path, out: Path, plan: DemoPlan, seed: int, **extra: Any):
-    from artstyle.config import ClassifierConfig
+    from artstyle.config import SYNTHETIC_RECIPE, ClassifierConfig
 
-    values = {"size": plan.size, "epochs": plan.classifier_epochs, **extra}
+    # the recipe the synthetic set was tuned with, not the defaults chosen on real paintings
+    values = {**SYNTHETIC_RECIPE, "size": plan.size, "epochs": plan.classifier_epochs, **extra}
     return _train_config(ClassifierConfig, data, out, seed, **values)
 
 
@@ -346,6 +347,7 @@ def _stylizer(data: Path, runs: Path, plan: DemoPlan, seed: int) -> None:
         "epochs": plan.stylizer_epochs,
         "critic": critic,
         "judge": runs / "classifier",
+        "helpers": "none",  # the demo's own classifiers steer and judge; it trains no others
     }
     config = _train_config(StylizerConfig, data, runs / "stylizer", seed, **values)
     train(config, quiet=True)

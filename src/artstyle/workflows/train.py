@@ -2,6 +2,7 @@
 
 artstyle train classifier --data DATA --out runs/clf --epochs 20
 artstyle train autoencoder --data DATA --out runs/ae --epochs 10
+artstyle train stylizer --data DATA --out runs/sty     # trains its critic and judge too
 artstyle train stylizer --data DATA --out runs/sty --critic runs/critic --judge runs/judge
 artstyle train classifier --resume runs/clf --max-minutes 30
 """
@@ -9,11 +10,21 @@ artstyle train classifier --resume runs/clf --max-minutes 30
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 from typing import Any, NamedTuple
 
-from artstyle.config import TrainConfig
+from artstyle.config import (
+    SYNTHETIC_RECIPE,
+    ClassifierConfig,
+    StylizerConfig,
+    TrainConfig,
+    absolute_path,
+    classifier_epochs,
+)
 from artstyle.data.dataset import ClassifierData, leaked_test_images, stage_images
-from artstyle.text import time_cap_sentence
+from artstyle.errors import ArtstyleError
+from artstyle.text import plural, time_cap_sentence
 from artstyle.train import runs
 from artstyle.train.engine import is_launched_child
 from artstyle.train.loop import (
@@ -24,6 +35,7 @@ from artstyle.train.loop import (
 )
 from artstyle.train.runs import RunFolder, load_run_data, new_run_folder, resumed_config
 from artstyle.train.tasks import TASKS, spec_for
+from artstyle.train.tasks import stylizer as stylizer_task
 from artstyle.train.tasks.autoencoder import reference_psnr
 from artstyle.train.tasks.classifier import metrics_from_totals
 from artstyle.workflows.figures import (
@@ -50,7 +62,26 @@ def train(
     if data.held_out is not None and config.test_fraction is None:
         # config.yaml records what was done: the share held out as the test split
         config = config.model_copy(update={"test_fraction": data.held_out})
+    if spec.name == "stylizer":
+        config = with_helper_classifiers(config, run, data, quiet=quiet)
+    config = with_epochs(config, data, quiet=quiet)
     return train_into(config, run, data, resume=False, quiet=quiet)
+
+
+def with_epochs(config: TrainConfig, data: ClassifierData, *, quiet: bool) -> TrainConfig:
+    """``config`` with its epochs set: a classifier left at ``epochs: null`` gets them from the
+    number of training images (:func:`artstyle.config.classifier_epochs`), said on stdout and
+    recorded in config.yaml."""
+    if config.epochs is not None:
+        return config
+    n_train = len(data.indices["train"])
+    epochs = classifier_epochs(n_train)
+    if not (quiet or is_launched_child()):
+        _say(
+            f"note: {plural(epochs, 'epoch')} for {n_train:,} training images "
+            "(set from their number; --epochs chooses)"
+        )
+    return config.model_copy(update={"epochs": epochs})
 
 
 def resume(
@@ -79,11 +110,137 @@ def _say_data_notes(data: ClassifierData, *, quiet: bool) -> None:
     said once, before training starts, on stdout with the command's other results."""
     if quiet or is_launched_child():
         return
+    for note in data.notes:
+        _say(f"note: {note}")
+
+
+def _say(line: str) -> None:
+    """One line of what the command reports, on stdout (progress goes to stderr)."""
     from rich.console import Console
 
-    console = Console()
-    for note in data.notes:
-        console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+    Console().print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------- the stylizer's own critic and judge
+
+# Seeds of the classifiers a stylizer run trains for itself: the stylizer's seed + 1000 for the
+# critic, + 2000 for the judge. The judge shares no initialisation or batch order with the critic
+# the stylizer learns to please, so its style-hit rate is an independent reading.
+HELPER_SEED_OFFSETS = {"critic": 1000, "judge": 2000}
+
+
+def helper_classifier_config(config: StylizerConfig, role: str, out: Path) -> ClassifierConfig:
+    """The classifier a stylizer run trains into ``out`` (RUN/critic or RUN/judge) when
+    ``--critic`` or ``--judge`` is missing.
+
+    The recipe is SYNTHETIC_RECIPE (resnet_tiny, small and quick) at the stylizer's size with
+    logit adjustment, not ClassifierConfig's defaults (128 px, chosen for accuracy on real
+    paintings), so a change of those does not change what a stylizer run trains. The images are the stylizer's, read the same
+    way; a collection without a test split is split with the helper's own seed, so a judge may
+    have trained on some of the stylizer's test images (in their own style, which only makes
+    a hit toward another style harder). It trains in one process: a DDP stylizer starts its
+    other ranks later, and they find it finished.
+    """
+    values = dict(
+        data=config.data,
+        size=config.size,
+        resize=config.resize,
+        val_fraction=config.val_fraction,
+        test_fraction=config.test_fraction,
+        cache_dir=config.cache_dir,
+        workers=config.workers,
+        accelerator=config.accelerator,
+        precision=config.precision,
+        devices=1,
+        num_nodes=1,
+        threads=config.threads,
+        eval_batch_size=config.eval_batch_size,
+        progress=config.progress,
+        out=out,
+        seed=config.seed + HELPER_SEED_OFFSETS[role],
+        epochs=config.helper_epochs,
+        balance="logit-adjust",
+        label_smoothing=0.1,
+        augment=True,
+    )
+    return ClassifierConfig(**{**SYNTHETIC_RECIPE, **values})
+
+
+def with_helper_classifiers(
+    config: StylizerConfig, run: RunFolder, data: ClassifierData, *, quiet: bool
+) -> StylizerConfig:
+    """``config`` with a critic and a judge: each one not given is trained into RUN/critic or
+    RUN/judge (``helpers: train``), or reused when that folder holds a finished one.
+
+    The paths go into the stylizer's config.yaml, so ``--resume``, ``evaluate`` and
+    ``stylize --score`` find them. ``helpers: none`` leaves the config as it is.
+
+        artstyle train stylizer --data DATA --out runs/sty --helper-epochs 20
+    """
+    missing = [role for role in HELPER_SEED_OFFSETS if getattr(config, role) is None]
+    if config.helpers == "none" or not missing:
+        return config
+    stylizer_task.check_settings(config, data)  # a bad size is refused before anything trains
+    for role in missing:
+        helper = helper_classifier_config(config, role, run.path / role)
+        _train_helper(helper, role, quiet=quiet)
+        config = config.model_copy(update={role: absolute_path(run.path / role)})
+    spec_for(config).check(config)
+    return config
+
+
+def _train_helper(config: ClassifierConfig, role: str, *, quiet: bool) -> None:
+    """Train the classifier ``config`` into its folder, unless a finished one with the same
+    settings is there; an unfinished one (the command stopped while it trained) starts over."""
+    folder = RunFolder(Path(config.out))
+
+    def say(line: str) -> None:
+        if not (quiet or is_launched_child()):
+            _say(line)
+
+    earlier = earlier_classifier_run(config)
+    if earlier == "finished":
+        say(f"[stylizer] no --{role} given: using the one trained earlier in {folder.path}")
+        return
+    if is_launched_child():  # another node's rank: rank 0 trains it, at the same time
+        raise ArtstyleError(
+            f"{folder.path} holds no finished {role}; across nodes, train the critic and judge "
+            "first (artstyle train classifier, two seeds) and pass --critic and --judge"
+        )
+    if earlier == "unfinished":
+        shutil.rmtree(folder.path)
+    say(
+        f"[stylizer] no --{role} given: training one into {folder.path} ({config.model}, "
+        f"{config.size} px, {plural(config.epochs, 'epoch')}, seed {config.seed})"
+    )
+    train(config, data=load_run_data(config, quiet=quiet), quiet=quiet)
+
+
+# keys that do not change what a classifier run learns: an earlier run may differ in them
+NOT_LEARNED = frozenset({"progress", "workers", "cache_dir", "eval_batch_size", "out", "threads"})
+
+
+def earlier_classifier_run(config: ClassifierConfig) -> str:
+    """ "new", "finished" or "unfinished": what ``config.out`` holds of a classifier run with
+    these settings; a run with other settings is refused, naming the first key that differs."""
+    folder = RunFolder(Path(config.out).expanduser())
+    if folder.path.exists() and not folder.path.is_dir():
+        raise ArtstyleError(f"{folder.path} is a file; remove it or choose another --out")
+    if not folder.config_path.is_file():
+        return "new"
+    before = runs.read_config(folder, ClassifierConfig, task="classifier")
+
+    def value(conf: ClassifierConfig, key: str) -> Any:
+        item = getattr(conf, key)
+        return absolute_path(item) if isinstance(item, Path) else item
+
+    for key in ClassifierConfig.model_fields:
+        if key not in NOT_LEARNED and value(before, key) != value(config, key):
+            raise ArtstyleError(
+                f"{folder.path} holds a run with other settings ({key}: {value(before, key)} "
+                f"there, {value(config, key)} here); delete it or choose another --out"
+            )
+    return "finished" if folder.metrics_path.is_file() else "unfinished"
 
 
 class Fitted(NamedTuple):

@@ -5,8 +5,10 @@ the VAE, text encoder and UNet stay frozen; low-rank adapters (Hu et al. 2021,
 "LoRA: Low-Rank Adaptation of Large Language Models") go on the UNet's
 attention projections (optionally the text encoder's too); each image is
 captioned from its style ("a painting in the Post Impressionism style", with
-the artist when the file name carries one) and drawn with inverse-frequency
-style weights, so Analytical Cubism is seen as often as Impressionism.
+the artist when the file name carries one) unless it has a caption of its own
+(``IMAGE.txt`` beside it or a ``captions.csv`` row, as kohya's scripts read),
+and drawn with inverse-frequency style weights, so Analytical Cubism is seen
+as often as Impressionism.
 
 Mixed precision keeps the frozen weights in bf16/fp16 and the trainable LoRA
 weights in fp32: fp16 trainable weights are what makes the gradient scaler
@@ -23,7 +25,7 @@ a local folder, loaded with ``local_files_only=True`` and ``HF_HUB_OFFLINE=1``.
 The package, one concern a module (each imports only modules above it, type hints aside):
 
     base_model.py     the base model folder: checks, offline loading, a pipeline of its parts
-    captions.py       captions and prompts from style folder names and artist slugs
+    captions.py       captions and prompts: style names, artist slugs, caption files, dropout, tag shuffles
     checkpoints.py    the LoRA weights file, checkpoints/last.ckpt, restoring it
     data.py           captioned, style-balanced training images and their batches
     figures.py        validation images from the model in training; what draws figures
@@ -43,6 +45,8 @@ from artstyle.generate.lora.captions import (
     default_validation_styles,
     prompt_for,
     style_text,
+    training_captions,
+    vary_caption,
 )
 from artstyle.generate.lora.checkpoints import (
     RESUMABLE_KEYS,
@@ -98,6 +102,8 @@ __all__ = [
     "train_lora",
     "train_step",
     "training_batches",
+    "training_captions",
+    "vary_caption",
     "validation_figure",
     "FigureWriter",
     "export_lora",

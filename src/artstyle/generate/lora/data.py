@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from artstyle.errors import ArtstyleError
-from artstyle.generate.lora.captions import caption_for
+from artstyle.generate.lora.captions import vary_caption
 
 if TYPE_CHECKING:  # pragma: no cover
     from artstyle.generate.lora.training import LoraTraining
@@ -22,9 +22,10 @@ class CaptionedImages(torch.utils.data.Dataset):
     """Position ``k`` of the sampling plan -> (pixels in [-1, 1] (3, R, R), caption, unreadable files).
 
     The crop offset and the flip come from a generator seeded with
-    ``(seed, k)``, so a resumed run sees exactly the images and augmentations
-    an uninterrupted one would. An unreadable image is replaced by the next
-    readable one of the same style and reported, never fatal.
+    ``(seed, k)``, the caption's dropout and tag order from one seeded with
+    ``(seed, k, 1)``, so a resumed run sees exactly the images, augmentations
+    and captions an uninterrupted one would. An unreadable image is replaced
+    by the next readable one of the same style and reported, never fatal.
     """
 
     def __init__(
@@ -37,6 +38,9 @@ class CaptionedImages(torch.utils.data.Dataset):
         crop: str,
         flip: bool,
         seed: int,
+        caption_dropout: float = 0.0,
+        shuffle_tags: bool = False,
+        keep_tokens: int = 0,
     ):
         self.items = list(items)
         self.captions = list(captions)
@@ -45,6 +49,9 @@ class CaptionedImages(torch.utils.data.Dataset):
         self.crop = crop
         self.flip = flip
         self.seed = seed
+        self.caption_dropout = caption_dropout
+        self.shuffle_tags = shuffle_tags
+        self.keep_tokens = keep_tokens
         self.by_style: dict[str, list[int]] = {}
         for i, item in enumerate(self.items):
             self.by_style.setdefault(item.style, []).append(i)
@@ -68,7 +75,15 @@ class CaptionedImages(torch.utils.data.Dataset):
             except ImageError as exc:
                 failed.append(f"{self.items[candidate].rel}: {exc.reason}")
                 continue
-            return pixels, self.captions[candidate], failed
+            # a stream of its own: caption options leave the crops and flips as they were
+            caption = vary_caption(
+                self.captions[candidate],
+                np.random.default_rng([self.seed, int(position), 1]),
+                dropout=self.caption_dropout,
+                shuffle_tags=self.shuffle_tags,
+                keep_tokens=self.keep_tokens,
+            )
+            return pixels, caption, failed
         raise ArtstyleError(
             f"no image of style {self.items[index].style} can be decoded ({'; '.join(failed[:3])}); "
             "run `artstyle data audit DATA` and fix or remove them"
@@ -131,15 +146,17 @@ def training_batches(training: LoraTraining) -> Iterator[tuple[torch.Tensor, tor
     plan = weighted_sampler_indices(
         labels, config.max_steps * training.images_per_step, seed=config.seed, method=config.balance
     )
-    captions = [caption_for(item.style, item.artist, config) for item in training.items]
     dataset = CaptionedImages(
         training.items,
-        captions,
+        training.captions,
         plan,
         resolution=config.resolution,
         crop=config.crop,
         flip=config.flip,
         seed=config.seed,
+        caption_dropout=config.caption_dropout,
+        shuffle_tags=config.shuffle_tags,
+        keep_tokens=config.keep_tokens,
     )
     # Sample k of micro-batch m goes to rank r at plan position ((m * world + r) * batch + k).
     positions = [
@@ -158,19 +175,14 @@ def training_batches(training: LoraTraining) -> Iterator[tuple[torch.Tensor, tor
         generator=torch.Generator().manual_seed(config.seed),
     )
     tokenizer = training.models["tokenizer"]
-    token_ids: dict[str, torch.Tensor] = {}
     for pixels, texts, failed in loader:
         training.unreadable.extend(entry for entry in failed if entry not in training.unreadable)
-        for text in texts:
-            if text not in token_ids:
-                token_ids[text] = tokenizer(
-                    text,
-                    padding="max_length",
-                    max_length=tokenizer.model_max_length,
-                    truncation=True,
-                    return_tensors="pt",
-                ).input_ids[0]
-        yield (
-            pixels.to(fabric.device),
-            torch.stack([token_ids[text] for text in texts]).to(fabric.device),
-        )
+        # one call per micro-batch: with shuffled tags or dropout nearly every draw is a new text
+        input_ids = tokenizer(
+            list(texts),
+            padding="max_length",
+            max_length=tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids  # (B, 77)
+        yield pixels.to(fabric.device), input_ids.to(fabric.device)

@@ -92,6 +92,10 @@ def export_lora(
         "ss_base_model": str(config.base),
         "ss_resolution": str(config.resolution),
         "ss_steps": str(facts["steps"]),
+        # the caption options under the names kohya's training metadata gives them
+        "ss_caption_dropout_rate": str(config.caption_dropout),
+        "ss_shuffle_caption": str(config.shuffle_tags),
+        "ss_keep_tokens": str(config.keep_tokens),
         "artstyle_styles": ",".join(config.styles or facts["styles"]),
         "artstyle_layout": fmt,
         "artstyle_version": package_version(),

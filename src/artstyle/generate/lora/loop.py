@@ -265,6 +265,7 @@ def _finish(
         "images_per_step": training.images_per_step,
         "n_train_images": len(training.items),
         "n_styles": len(training.classes),
+        "n_image_captions": training.n_image_captions,
         "trainable_parameters": sum(
             p.numel() for model in trained for p in model.parameters() if p.requires_grad
         ),

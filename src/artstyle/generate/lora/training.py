@@ -11,7 +11,7 @@ import torch
 from artstyle.config import LoraConfig
 from artstyle.errors import ArtstyleError
 from artstyle.generate.lora.base_model import _load_component, _prepare_hf, check_base_folder
-from artstyle.generate.lora.captions import default_validation_styles
+from artstyle.generate.lora.captions import default_validation_styles, training_captions
 from artstyle.generate.lora.checkpoints import TASK, _restore
 from artstyle.text import resolve_style
 from artstyle.threads import use_threads
@@ -60,11 +60,13 @@ class LoraTraining:
     optimizer: Any
     lr_scheduler: Any
     items: list
+    captions: list[str]  # one per item: its own caption or the style template
     classes: list[str]
     validation_styles: list[str]
     precision: str
     step: int = 0
     train_seconds: float = 0.0
+    n_image_captions: int = 0  # items whose caption is their own (.txt or captions.csv)
     history: list[dict[str, Any]] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     # True from the optimizer's update until ``step`` counts it: a checkpoint written then
@@ -83,6 +85,11 @@ def setup_training(config: LoraConfig, *, resume: bool = False) -> LoraTraining:
 
     if config.out is None:
         raise ArtstyleError("no run folder given; pass --out RUN")
+    if config.keep_tokens and not config.shuffle_tags:
+        raise ArtstyleError(
+            f"--keep-tokens {config.keep_tokens} keeps tags in front of shuffled ones; "
+            "add --shuffle-tags or drop --keep-tokens"
+        )
     if config.data is None:
         raise ArtstyleError(
             "no data given; pass --data with a folder of style folders (or an ArtGAN release / parquet)"
@@ -109,6 +116,10 @@ def setup_training(config: LoraConfig, *, resume: bool = False) -> LoraTraining:
                 f"{config.data} has no training images of --styles {', '.join(chosen)}"
             )
         classes = chosen
+    # read (and checked) before the run folder is made: a bad caption file leaves nothing behind
+    captions, n_image_captions = training_captions(
+        items, root=index.root, every_item=index.items, config=config
+    )
     validation_styles = [resolve_style(name, classes) for name in config.validation_styles]
 
     fabric = make_fabric(config)
@@ -155,9 +166,11 @@ def setup_training(config: LoraConfig, *, resume: bool = False) -> LoraTraining:
         optimizer=fabric.setup_optimizers(optimizer),
         lr_scheduler=lr_scheduler,
         items=items,
+        captions=captions,
         classes=classes,
         validation_styles=validation_styles or default_validation_styles(classes),
         precision=precision,
+        n_image_captions=n_image_captions,
     )
     if resume:
         if run.checkpoint_path.is_file():

@@ -16,13 +16,18 @@ style embedding and with a different style drawn uniformly from the others
   2004), so the picture stays the same picture.
 
 Validation scores the same terms with a fixed target per image; the best
-epoch (lowest validation loss) is kept. At the end, when ``--judge`` names a
-second, independently trained classifier run, the run is scored with it
-(:func:`artstyle.generate.stylize.score_stylizer`) and metrics.json gets
-``style_hit_rate`` and ``content_ssim`` beside ``chance``.
+epoch (lowest validation loss) is kept. At the end the run is scored by the
+judge, a second, independently trained classifier run that takes no part in
+training (:func:`artstyle.generate.stylize.score_stylizer`): metrics.json gets
+``style_hit_rate`` and ``content_ssim`` beside ``chance`` and
+``shuffled_target_hit_rate``.
 
-    artstyle train classifier --data DATA --out runs/critic --size 32 --seed 0
-    artstyle train classifier --data DATA --out runs/judge --size 32 --seed 1
+One command does it all: without ``--critic`` or ``--judge`` the command
+first trains the missing ones into RUN/critic and RUN/judge (a small
+classifier each, other seeds; ``workflows.train.with_helper_classifiers``,
+``--helpers none`` to go without). Your own classifier runs can stand in:
+
+    artstyle train stylizer --data DATA --out runs/sty
     artstyle train stylizer --data DATA --out runs/sty --critic runs/critic --judge runs/judge
     artstyle train stylizer --resume runs/sty --max-minutes 10
 """
@@ -513,22 +518,27 @@ def check_helper_runs(config: StylizerConfig) -> None:
             runs.open_run(path)
 
 
+def check_settings(config: StylizerConfig, data: ClassifierData) -> None:
+    """Refuse a bad size or architecture and a critic or judge trained on other styles, before
+    anything trains (the classifiers a run trains for itself included)."""
+    if len(data.classes) < 2:
+        raise ArtstyleError("a stylizer needs at least 2 styles in train")
+    build_stylizer(config, len(data.classes))
+    for role in ("critic", "judge"):
+        path = getattr(config, role)
+        if path is not None:  # the judge is refused now, not after the whole training run
+            load_classifier_run(path, role=role, classes=data.classes)
+
+
 def make_task(config: StylizerConfig, data: ClassifierData, *, run: RunFolder, resume: bool):
     """The stylizer task with its frozen critic and its style table from another run, if any.
 
-    A bad size or architecture and a critic or judge trained on other styles are refused
-    here, before training starts.
+    Bad settings are refused here (:func:`check_settings`), before training starts.
     """
-    if len(data.classes) < 2:
-        raise ArtstyleError("a stylizer needs at least 2 styles in train")
-    build_stylizer(
-        config, len(data.classes)
-    )  # a bad size/architecture is refused before training starts
+    check_settings(config, data)
     critic = None
     if config.critic is not None:
         critic = load_classifier_run(config.critic, role="critic", classes=data.classes)
-    if config.judge is not None:  # refused now, not after the whole training run
-        load_classifier_run(config.judge, role="judge", classes=data.classes)
     init_table = None
     # a resume without a checkpoint starts over from step 0 (fit), and so needs the table too
     if config.init_styles is not None and not (resume and run.checkpoint_path.is_file()):

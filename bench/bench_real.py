@@ -1,0 +1,168 @@
+"""Real paintings: the default classifier against a plain reference script, and the imbalance answer.
+
+On ``wikiart7-large`` and ``wikiart7`` (../shared/data, or ARTSTYLE_REAL_DATA), each
+recipe is trained from scratch and scored once on the test split: test balanced
+accuracy, macro-F1 and the CPU seconds of the whole command (decode, training,
+evaluation), with the spread over seeds. Every job runs on one thread, two jobs
+side by side on a 2-core machine, so CPU seconds compare across rows of one run.
+The section skips (keeps its last block) when the data is not there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from common import row
+
+HERE = Path(__file__).resolve().parent
+SETS = ("wikiart7-large", "wikiart7")
+STRUCTURE = "structure-8"  # bench/structure_set.py: 8 styles told apart by structure only, 20:1
+SEEDS = (0, 1)
+# the classifier's targets (balanced accuracy, mean of the seeds)
+TARGETS = {"wikiart7-large": 0.50, "wikiart7": 0.45, STRUCTURE: 0.85}
+CPU_TARGET = 600.0  # CPU seconds for the default classifier on wikiart7-large
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("ARTSTYLE_REAL_DATA", HERE.parent.parent / "shared" / "data"))
+
+
+@dataclass
+class Job:
+    name: str
+    argv: list[str]
+    result: dict[str, Any] = field(default_factory=dict)
+    cpu: float = 0.0
+    wall: float = 0.0
+
+
+def run_jobs(jobs: list[Job], *, parallel: int = 2, key: str = "balanced_accuracy") -> None:
+    """Run the jobs ``parallel`` at a time, one thread each; record each child's CPU seconds.
+
+    A job prints one JSON object on stdout and nothing else (its ``key`` is logged); a failed job raises
+    with its last error line.
+    """
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    waiting = list(jobs)
+    running: dict[int, tuple[Job, subprocess.Popen, float, Any]] = {}
+    while waiting or running:
+        while waiting and len(running) < parallel:
+            job = waiting.pop(0)
+            out = tempfile.TemporaryFile(mode="w+")
+            err = tempfile.TemporaryFile(mode="w+")
+            print(f"   start {job.name}", flush=True)
+            process = subprocess.Popen(job.argv, stdout=out, stderr=err, env=env, text=True)
+            running[process.pid] = (job, process, time.perf_counter(), (out, err))
+        pid, status, usage = os.wait4(-1, 0)
+        if pid not in running:
+            continue
+        job, process, started, (out, err) = running.pop(pid)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        job.wall = time.perf_counter() - started
+        job.cpu = usage.ru_utime + usage.ru_stime
+        out.seek(0)
+        err.seek(0)
+        text, errors = out.read(), err.read()
+        if process.returncode != 0:
+            lines = (errors or text).strip().splitlines()
+            raise RuntimeError(f"{job.name} failed: {lines[-1] if lines else process.returncode}")
+        job.result = json.loads(text)  # --json: stdout holds the JSON and nothing else
+        print(f"   done  {job.name}: {key} {job.result[key]}, {job.cpu:.0f} CPU s", flush=True)
+
+
+def artstyle(*args: str) -> list[str]:
+    return [sys.executable, "-m", "artstyle.cli", *args, "--threads", "1", "--json"]
+
+
+def classifier_jobs(root: Path, work: Path, *, quick: bool) -> list[Job]:
+    import structure_set
+
+    structure_set.write(work / STRUCTURE, size=96, seed=0)
+    jobs = []
+    for name in (*SETS, STRUCTURE):
+        data = work / STRUCTURE if name == STRUCTURE else root / name
+        for seed in SEEDS[:1] if quick else SEEDS:
+            out = work / f"{name}-default-{seed}"
+            extra = ["--epochs", "2"] if quick else []
+            jobs.append(
+                Job(
+                    f"{name} defaults seed {seed}",
+                    artstyle(
+                        "train",
+                        "classifier",
+                        "--data",
+                        str(data),
+                        "--out",
+                        str(out),
+                        "--seed",
+                        str(seed),
+                        "--progress",
+                        "false",
+                        "--cache-dir",
+                        str(work / "cache"),
+                        *extra,
+                    ),
+                )
+            )
+        reference = [sys.executable, str(HERE / "reference_classifier.py"), str(data), "--json"]
+        jobs.append(
+            Job(f"{name} reference seed 0", reference + (["--epochs", "2"] if quick else []))
+        )
+    return jobs
+
+
+def summarize(jobs: list[Job]) -> list[dict[str, Any]]:
+    rows = []
+    for name in (*SETS, STRUCTURE):
+        for recipe in ("defaults", "reference"):
+            done = [job for job in jobs if job.name.startswith(f"{name} {recipe} ")]
+            if not done:
+                continue
+            scores = [job.result["balanced_accuracy"] for job in done]
+            f1 = [job.result["macro_f1"] for job in done]
+            cpu = [job.cpu for job in done]
+            seeds = ", ".join(job.name.rsplit(" ", 1)[1] for job in done)
+            mean = sum(scores) / len(scores)
+            spread = f"seeds {seeds}: " + " / ".join(f"{s:.3f}" for s in scores)
+            target = TARGETS[name] if recipe == "defaults" else None
+            rows.append(
+                row(
+                    f"{name}, {recipe}: test balanced accuracy",
+                    mean,
+                    "",
+                    target=target,
+                    note=spread,
+                )
+            )
+            rows.append(row(f"{name}, {recipe}: test macro-F1", sum(f1) / len(f1), ""))
+            cpu_target = CPU_TARGET if (recipe, name) == ("defaults", "wikiart7-large") else None
+            rows.append(
+                row(
+                    f"{name}, {recipe}: CPU seconds (decode, train, test)",
+                    sum(cpu) / len(cpu),
+                    "s",
+                    target=cpu_target,
+                    higher_is_better=False,
+                    note=f"wall {sum(job.wall for job in done) / len(done):.0f} s, one thread",
+                )
+            )
+    return rows
+
+
+def section(*, quick: bool) -> list[dict[str, Any]] | None:
+    root = data_root()
+    if not all((root / name / "train").is_dir() for name in SETS):
+        print(f"   no real paintings under {root}: section skipped", flush=True)
+        return None
+    with tempfile.TemporaryDirectory(prefix="artstyle-real-") as work:
+        jobs = classifier_jobs(root, Path(work), quick=quick)
+        run_jobs(jobs)
+        return summarize(jobs)

@@ -1,0 +1,58 @@
+"""The real-paintings benchmark's parts that run without real paintings: the structure-only
+set, the skip without data, and the table from finished jobs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import bench_real  # noqa: E402
+import structure_set  # noqa: E402
+
+
+def test_the_structure_set_is_imbalanced_20_to_1_and_colour_says_nothing(tmp_path) -> None:
+    counts = structure_set.write(tmp_path / "set", size=32, seed=0)
+    assert max(counts.values()) == 240 and min(counts.values()) == 12
+    for style, n in counts.items():
+        assert len(list((tmp_path / "set" / "train" / style).glob("*.jpg"))) == n
+        assert len(list((tmp_path / "set" / "test" / style).glob("*.jpg"))) == 30
+    # the mean colour of a style's images is the same for every style, within noise
+    means = []
+    for style in structure_set.STYLES:
+        files = sorted((tmp_path / "set" / "test" / style).glob("*.jpg"))
+        means.append(np.mean([np.asarray(Image.open(f), dtype=float).mean() for f in files]))
+    assert np.ptp(means) < 25  # of 255; each style's 30 images draw their colours alike
+
+
+def test_the_section_skips_without_real_paintings(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ARTSTYLE_REAL_DATA", str(tmp_path))
+    assert bench_real.section(quick=True) is None
+
+
+def test_the_table_averages_seeds_and_checks_the_targets() -> None:
+    def job(name: str, score: float, cpu: float) -> bench_real.Job:
+        done = bench_real.Job(name, [])
+        done.result = {"balanced_accuracy": score, "macro_f1": score - 0.01}
+        done.cpu, done.wall = cpu, cpu
+        return done
+
+    rows = bench_real.summarize(
+        [
+            job("wikiart7-large defaults seed 0", 0.52, 500.0),
+            job("wikiart7-large defaults seed 1", 0.50, 700.0),
+            job("wikiart7-large reference seed 0", 0.42, 900.0),
+        ]
+    )
+    by_name = {item["name"]: item for item in rows}
+    score = by_name["wikiart7-large, defaults: test balanced accuracy"]
+    assert score["value"] == pytest.approx(0.51) and score["ok"] is True
+    assert "0.520 / 0.500" in score["note"]
+    cpu = by_name["wikiart7-large, defaults: CPU seconds (decode, train, test)"]
+    assert cpu["value"] == pytest.approx(600.0) and cpu["ok"] is True
+    assert by_name["wikiart7-large, reference: test balanced accuracy"]["ok"] is None
