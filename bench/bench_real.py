@@ -1,4 +1,4 @@
-"""Real paintings: the default classifier against a plain reference script, and the imbalance answer.
+"""Real paintings: the default classifier against a plain reference script.
 
 On ``wikiart7-large`` and ``wikiart7`` (../shared/data, or ARTSTYLE_REAL_DATA), each
 recipe is trained from scratch and scored once on the test split: test balanced
