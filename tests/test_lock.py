@@ -62,10 +62,10 @@ def test_a_new_dependency_in_pyproject_without_locking_says_run_make_lock(tmp_pa
     pyproject = tmp_path / "pyproject.toml"
     text = lock_tool.PYPROJECT.read_text()
     pyproject.write_text(
-        text.replace('    "pyarrow>=14",\n', '    "pyarrow>=14",\n    "bokeh>=3.4",\n')
+        text.replace('    "pyarrow>=14",\n', '    "pyarrow>=14",\n    "plotly>=5.0",\n')
     )
     lock = lock_tool.read_lock()
-    with pytest.raises(lock_tool.LockError, match=r"bokeh.*make lock"):
+    with pytest.raises(lock_tool.LockError, match=r"plotly.*make lock"):
         lock_tool.check_declared(lock, lock_tool.declared(pyproject, lock.extras))
 
 
