@@ -37,9 +37,10 @@ SECTIONS: dict[str, str] = {
     "gpu": "bench_gpu",
     "real": "bench_real",
     "real-balance": "bench_real_balance",
+    "explore": "bench_explore",
 }
 # sections that train for most of an hour on real paintings: run only when named with --only
-ON_REQUEST = frozenset({"real", "real-balance"})
+ON_REQUEST = frozenset({"real", "real-balance", "explore"})
 
 _BLOCK = re.compile(r"<!-- section:(?P<name>[\w-]+) -->\n.*?<!-- /section:(?P=name) -->\n", re.S)
 

@@ -123,6 +123,7 @@ def _fake_steps(monkeypatch, calls: list[str], *, stop_in: str | None = None) ->
         "_representations",
         fake("representations", 1, "representations/representations.json"),
     )
+    monkeypatch.setattr(demo, "_maps", fake("maps", 1, "autoencoder/map.html"))
     monkeypatch.setattr(demo, "_stylizer", fake("stylizer", 1, "stylizer/metrics.json"))
     monkeypatch.setattr(demo, "_lora", fake("lora", 2, "metrics.json"))
     monkeypatch.setattr(demo, "_report", lambda out, report: calls.append("report"))
@@ -140,7 +141,8 @@ def test_a_step_stopped_midway_runs_again_and_finished_ones_are_reused(tmp_path,
     _fake_steps(monkeypatch, calls)
     said: list[str] = []
     run_demo(out, plan=TINY, say=said.append)
-    assert calls == ["cache", "autoencoder", "representations", "stylizer", "report"]
+    # the maps are redrawn because the autoencoder's run folder (which holds one) was redone
+    assert calls == ["cache", "autoencoder", "representations", "maps", "stylizer", "report"]
     assert f"[again] autoencoder: removing {out / 'runs' / 'autoencoder'}" in "\n".join(said)
     # a done file written before its step returned does not make the step done
     calls.clear()

@@ -492,6 +492,17 @@ class LoraConfig(DeviceConfig):
         "center", description="square crop after scaling the short side"
     )
     flip: bool = Field(True, description="random horizontal flips")
+    buckets: bool = Field(
+        False,
+        description="aspect-ratio buckets: each image trained in the 64-px (width, height) of about "
+        "resolution^2 pixels nearest its shape, never upscaled; a batch holds one bucket; every "
+        "image once per epoch (times its --balance repeats). Needs a resolution that is a multiple of 64",
+    )
+    cache_latents: bool = Field(
+        False,
+        description="encode each image (and its mirror) once with the VAE and train from the cached "
+        "latents, stored beside the image cache; needs --crop center",
+    )
     caption: str = Field(
         "a painting in the {style} style",
         description="caption template; {style} becomes e.g. 'Post Impressionism'",
@@ -693,4 +704,103 @@ class StylizerConfig(TrainConfig):
     n_grid: int = Field(8, ge=2, le=27, description="images and styles in figures/style_grid.png")
     score_images: int = Field(
         200, ge=1, description="test images scored against every other style at the end"
+    )
+
+
+class ExploreConfig(StrictModel):
+    """``artstyle explore``: an interactive map of one embedding as one self-contained HTML page."""
+
+    data: Path | None = Field(
+        None, description="data folder of the thumbnails (default: the one the embedding names)"
+    )
+    split: list[Literal["train", "test"]] = Field(
+        default_factory=lambda: ["test"],
+        description="splits to embed from a run folder or 'pixels' (train,test: shape by split)",
+    )
+    test_fraction: float | None = Field(
+        None, gt=0.0, lt=1.0, description="held-out share when the data has no test split"
+    )
+    projection: Literal["pca", "tsne", "umap"] = "tsne"
+    max_points: int = Field(
+        10_000, ge=10, description="beyond this many points, a seeded per-style subsample is shown"
+    )
+    n_neighbours: int = Field(
+        8, ge=1, le=50, description="nearest neighbours (full embedding space) listed on click"
+    )
+    k: int | None = Field(
+        None, ge=2, description="k-means clusters to colour by (default: the number of styles)"
+    )
+    pca_components: int = Field(
+        50, ge=0, description="PCA dimensions before clustering and t-SNE (0: no PCA)"
+    )
+    perplexity: float = Field(30.0, gt=1.0, description="t-SNE perplexity")
+    thumb_px: int = Field(64, ge=16, le=256, description="side of each inlined thumbnail")
+    thumb_format: Literal["webp", "jpeg"] = "webp"
+    thumb_quality: int = Field(70, ge=1, le=100, description="WebP/JPEG quality of the thumbnails")
+    seed: int = Field(0, ge=0)
+    pixel_size: int = Field(
+        64, ge=IMAGE_SIDE[0], le=TRAIN_SIDE[1], description="image side of the raw-pixel baseline"
+    )
+    pixel_side: int = Field(
+        16, ge=2, le=256, description="raw-pixel vectors: images area-averaged to this side"
+    )
+    batch_size: int = Field(256, ge=1)
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    cache_dir: Path | None = None
+    workers: int | None = Field(None, ge=1, description="processes making thumbnails")
+    threads: int | None = Field(
+        None, ge=1, description="BLAS/OpenMP threads for clustering and t-SNE (default: all)"
+    )
+    progress: bool = True
+
+    @field_validator("split", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        # ``--split train,test`` arrives as text
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("split")
+    @classmethod
+    def _distinct_splits(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one split: train, test or train,test")
+        return list(dict.fromkeys(value))
+
+
+class LabelIssuesConfig(ClassifierConfig):
+    """``artstyle data label-issues``: paintings probably filed under the wrong style.
+
+    Out-of-fold predicted probabilities (K seeded, stratified folds of the training split)
+    go to confident learning (Northcutt et al., "Confident Learning", JAIR 2021; cleanlab).
+    The classifier keys are a quick recipe, not the accuracy defaults of ``train
+    classifier``: a small network at 48 px for a few epochs per fold, trained on the data as
+    it is (``balance: none``), so its probabilities keep the styles' real frequencies, which
+    confident learning's per-style thresholds expect.
+    """
+
+    size: int = Field(
+        48, ge=TRAIN_SIDE[0], le=TRAIN_SIDE[1], description="image side of the fold models"
+    )
+    epochs: int = Field(12, ge=1, description="passes over each fold's training images")
+    model: str = Field("resnet_tiny", description="architecture of the fold models")
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(3e-3, gt=0.0)
+    weight_decay: float = Field(5e-4, ge=0.0)
+    balance: Literal["none", "weights", "resample", "sampler", "logit-adjust"] = "none"
+    crop_scale: float = Field(0.6, gt=0.0, le=1.0)
+    jitter: float = Field(0.1, ge=0.0, le=1.0)
+    val_fraction: float = Field(
+        0.0, ge=0.0, lt=0.5, description="unused: each fold is scored on its held-out part"
+    )
+    folds: int = Field(5, ge=2, le=50, description="cross-validation folds (stratified, seeded)")
+    features: Path | None = Field(
+        None,
+        description="classifier run whose features feed a logistic regression instead of "
+        "training fold networks (fast; see the caveat in the docs)",
+    )
+    top: int = Field(24, ge=0, le=200, description="top issues drawn on the thumbnail sheet")
+    sheet: Path | None = Field(
+        None, description="thumbnail sheet of the top issues (default: --out with .png)"
     )

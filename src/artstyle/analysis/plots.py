@@ -719,3 +719,45 @@ def lora_loss_figure(history: Sequence[dict[str, Any]]) -> Figure:
     ax.set_title("LoRA training loss")
     ax.grid(alpha=0.3)
     return figure
+
+
+# ---------------------------------------------------------------- label issues
+
+
+def label_issues_sheet(
+    images: np.ndarray,
+    rows: Sequence[dict[str, Any]],
+    *,
+    n_columns: int = 6,
+    title: str | None = None,
+) -> Figure:
+    """Thumbnails of flagged images (uint8 (N, H, W, 3)), each captioned with its given style,
+    the suggested one and both probabilities (``rows``: label-issue rows, same order)."""
+    n_images = len(rows)
+    n_columns = max(1, min(n_columns, n_images))
+    n_rows = max(1, -(-n_images // n_columns))
+    figure = Figure(figsize=(2.3 * n_columns, 2.75 * n_rows + (0.4 if title else 0.0)))
+    axes = figure.subplots(n_rows, n_columns, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k >= n_images:
+            ax.set_axis_off()
+            continue
+        row = rows[k]
+        ax.imshow(_to_uint8(images[k : k + 1])[0])
+        ax.set_title(
+            f"#{row.get('rank', k + 1)} {_pretty_style(row['given_style'])} "
+            f"({row['self_confidence']:.2f})\n-> {_pretty_style(row['suggested_style'])} "
+            f"({row['suggested_probability']:.2f})",
+            fontsize=7,
+        )
+        ax.set_xlabel(_short_path(str(row.get("file", ""))), fontsize=6)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def _short_path(path: str, limit: int = 34) -> str:
+    return path if len(path) <= limit else "…" + path[-(limit - 1) :]

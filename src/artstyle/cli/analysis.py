@@ -237,3 +237,86 @@ def compare_representations_command(
     console.print(table)
     print_plain(result["answer"])
     print_plain(f"wrote {out}/representations.md and representations.json")
+
+
+@app.command("explore", context_settings=OVERRIDES)
+def explore_command(
+    ctx: typer.Context,
+    source: SourceArg,
+    data: DataOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="The HTML file to write (default: RUN/map.html, or FILE_map.html)."
+        ),
+    ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option("--split", help="train | test | train,test (a run or pixels; default: test)."),
+    ] = None,
+    projection: Annotated[
+        str | None, typer.Option("--projection", help="pca | tsne | umap (default: tsne).")
+    ] = None,
+    max_points: Annotated[
+        int | None,
+        typer.Option(
+            "--max-points", help="Beyond this many images, a seeded per-style sample is shown."
+        ),
+    ] = None,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """See the styles: an interactive map of an embedding, one HTML file that opens from disk.
+
+    Hover a point for the painting's thumbnail, style, artist, file (and a
+    classifier's prediction); colour by style, cluster or right/wrong; click
+    for its nearest neighbours in the full embedding space; search by file or
+    artist; box or lasso to list a group; show each style's centroid and
+    spread. Every key of the explore config is also accepted as --key value
+    (e.g. --n-neighbours 12 --thumb-px 48 --perplexity 50 --threads 1).
+
+    Example: artstyle explore runs/clf --data DATA --out runs/clf/map.html
+    """
+    from artstyle.config import ExploreConfig, load_config
+    from artstyle.workflows.explore import explore
+
+    settings = load_config(
+        ExploreConfig,
+        config,
+        merge_overrides(
+            ctx,
+            {
+                "data": data,
+                "split": split,
+                "projection": projection,
+                "max_points": max_points,
+                "seed": seed,
+            },
+        ),
+    )
+    result = explore(source, settings, out=out, log=log_plain)
+    if as_json:
+        print_json(
+            {
+                "out": str(result.out),
+                "n_points": result.n_points,
+                "n_total": result.n_total,
+                "bytes": result.n_bytes,
+                "projection": result.projection,
+                "kind": result.kind,
+                "predictions": result.has_predictions,
+                "missing": [{"file": name, "reason": why} for name, why in result.missing],
+                "notes": result.notes,
+                "seconds": result.seconds,
+            }
+        )
+        return
+    for note in result.notes:
+        print_plain(note, soft_wrap=False)
+    for name, why in result.missing[:10]:
+        print_plain(f"  grey square: {name} ({why})", soft_wrap=False)
+    print_plain(
+        f"wrote {result.out}: {result.n_points:,} of {result.n_total:,} images, "
+        f"{result.n_bytes / 1e6:.1f} MB; open it in a browser (no server needed)"
+    )

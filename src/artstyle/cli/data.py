@@ -1,4 +1,4 @@
-"""`artstyle data ...`: look at and prepare a data set (stats, audit, balance, synth, cache)."""
+"""`artstyle data ...`: look at and prepare a data set (stats, audit, label-issues, balance, synth, cache)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ import typer
 from rich.markup import escape
 
 from artstyle.cli.app import (
+    OVERRIDES,
+    ConfigOpt,
     DataArg,
     JsonOpt,
+    SeedOpt,
     TestFractionOpt,
     console,
     data_app,
+    merge_overrides,
     new_table,
     print_json,
     print_plain,
@@ -105,6 +109,76 @@ def data_audit(
         print_plain(line)
     if out is not None:
         print_plain(f"full report: {out}", soft_wrap=False)
+
+
+@data_app.command("label-issues", context_settings=OVERRIDES)
+def data_label_issues(
+    ctx: typer.Context,
+    data: DataArg,
+    out: Annotated[
+        Path, typer.Option("--out", help="issues.json to write (the sheet goes beside it, .png).")
+    ],
+    folds: Annotated[
+        int | None, typer.Option("--folds", help="Cross-validation folds (default 5).")
+    ] = None,
+    seed: SeedOpt = None,
+    features: Annotated[
+        Path | None,
+        typer.Option(
+            "--features",
+            help="Classifier run: logistic regression on its features instead of training fold models.",
+        ),
+    ] = None,
+    size: Annotated[
+        int | None, typer.Option("--size", help="Image side of the fold models (default 48).")
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", help="Epochs per fold model (default 12).")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", min=1, help="CPU threads (default: all cores).")
+    ] = None,
+    top: Annotated[
+        int | None, typer.Option("--top", help="Top issues drawn on the thumbnail sheet (24).")
+    ] = None,
+    config: ConfigOpt = None,
+    test_fraction: TestFractionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Training images probably filed under the wrong style (confident learning, cleanlab).
+
+    Out-of-fold probabilities from small classifiers trained per fold (or --features RUN),
+    then cleanlab's find_label_issues; writes issues.json and a thumbnail sheet of the top
+    issues. Any classifier key is accepted as --key value (e.g. --model resnet_small).
+
+    Example: artstyle data label-issues DATA --out issues.json
+    """
+    from artstyle.config import LabelIssuesConfig, load_config
+    from artstyle.workflows.label_issues import find_label_issues, summary_lines
+
+    typed = {
+        "data": data,
+        "out": out,
+        "folds": folds,
+        "seed": seed,
+        "features": features,
+        "size": size,
+        "epochs": epochs,
+        "threads": threads,
+        "top": top,
+        "test_fraction": test_fraction,
+    }
+    settings = load_config(LabelIssuesConfig, config, merge_overrides(ctx, typed))
+    summary = find_label_issues(settings, quiet=as_json)
+    if as_json:
+        print_json(summary)
+        return
+    for line in summary_lines(summary):
+        print_plain(line)
+    written = f"issues: {out}" + (
+        f", sheet: {out.parent / summary['sheet']}" if summary["sheet"] else ""
+    )
+    print_plain(written)
 
 
 @data_app.command("balance")

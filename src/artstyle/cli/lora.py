@@ -96,6 +96,10 @@ def lora_train_command(
     caption (IMAGE.txt beside it, or a row of DATA/captions.csv) replaces its
     style caption (--captions style: never); --caption-dropout 0.1,
     --shuffle-tags and --keep-tokens 1 vary captions as kohya's scripts do.
+    --buckets trains each painting in its own aspect ratio (64-px buckets of
+    about resolution^2 pixels, never upscaled; --resolution a multiple of 64);
+    --cache-latents encodes every image once with the VAE and trains from the
+    cached latents (same losses, faster steps; needs --crop center).
 
     Example: artstyle lora train --base ~/models/stable-diffusion-v1-5 --data DATA --out runs/lora --max-steps 2000
     """

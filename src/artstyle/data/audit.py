@@ -9,7 +9,11 @@ Findings, each with the files involved and what to do about them:
   left-right mirrored copies of one painting, again with train/test leakage
   listed on its own;
 * the same picture filed under two styles (a label conflict);
-* tiny images and extreme aspect ratios (a centre crop keeps little of them);
+* tiny images and extreme aspect ratios (a centre crop keeps little of them; cleanvision's
+  odd-aspect check, at 3:1 where cleanvision flags beyond about 2.9:1);
+* images too dark, too light, blurry, near-blank (low information) or greyscale, each with its
+  score and the threshold, after cleanvision's definitions (:mod:`artstyle.data.quality`),
+  measured on the same decode that the hashes use: no image is decoded twice;
 * styles with too few training images and training styles missing from test;
 * the files the scan skipped (hidden, not images), counted by reason.
 
@@ -33,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from artstyle.data import quality
 from artstyle.data.scan import Index, Item, read_item_bytes
 from artstyle.progress import progress_bar
 from artstyle.text import plural
@@ -77,6 +82,12 @@ class AuditReport:
     missing_in_test: list[str] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    # image quality (artstyle.data.quality): each entry is a member plus its "score"
+    dark: list[dict[str, Any]] = field(default_factory=list)
+    light: list[dict[str, Any]] = field(default_factory=list)
+    blurry: list[dict[str, Any]] = field(default_factory=list)
+    low_information: list[dict[str, Any]] = field(default_factory=list)
+    grayscale: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -107,6 +118,7 @@ class AuditReport:
             "small_styles": len(self.small_styles),
             "missing_in_test": len(self.missing_in_test),
             "skipped": len(self.skipped),
+            **{kind: len(getattr(self, kind)) for kind in quality.QUALITY_ISSUES},
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,6 +135,7 @@ class _Hashed:
     width: int = 0
     height: int = 0
     error: str | None = None
+    properties: quality.ImageProperties | None = None  # the quality numbers
 
 
 def audit(
@@ -189,6 +202,7 @@ def audit(
             "min_side": min_side,
             "max_aspect": max_aspect,
             "min_style_images": min_style_images,
+            "quality": quality.params(),
         },
     )
     for h in hashed:
@@ -200,6 +214,12 @@ def audit(
             report.tiny.append({**members[h.position], "width": h.width, "height": h.height})
         if long / short > max_aspect:
             report.extreme_aspect.append({**members[h.position], "aspect": round(long / short, 2)})
+
+    found = quality.quality_issues(
+        (h.properties for h in hashed), [members[h.position] for h in hashed]
+    )
+    for kind, entries in found.items():
+        setattr(report, kind, entries)
 
     # exact duplicates: the same bytes
     by_sha: dict[str, list[int]] = defaultdict(list)
@@ -279,13 +299,9 @@ def _hash_one(job: tuple[int, Item], *, hash_size: int, draft_size: int) -> _Has
     # survives the power-of-two JPEG scaling.
     width, height = image.size
     hashes = perceptual_hashes(image, hash_size)
-    return _Hashed(
-        position,
-        sha,
-        hashes,
-        width,
-        height,
-    )
+    # the quality numbers come from this same decode (no second pass over the files)
+    properties = quality.image_properties(np.asarray(image))
+    return _Hashed(position, sha, hashes, width, height, properties=properties)
 
 
 def rows_also_in(reference: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -459,6 +475,22 @@ def _members(group: dict[str, Any]) -> str:
     )
 
 
+_QUALITY_WORDS = {
+    "dark": "too dark",
+    "light": "too light",
+    "blurry": "blurry",
+    "low_information": "low information (near-blank)",
+    "grayscale": "greyscale",
+}
+
+
+def _threshold_text(kind: str) -> str:
+    threshold = quality.THRESHOLDS[kind]
+    if kind == "grayscale":
+        return f"colour spread <= {threshold:g} of 255"
+    return f"score < {threshold:g}"
+
+
 def summary_lines(report: AuditReport, *, n_paths: int = 3) -> list[str]:
     """A plain-text summary: each finding with its count, the first few files, and what to do."""
     lines = [
@@ -550,6 +582,15 @@ def summary_lines(report: AuditReport, *, n_paths: int = 3) -> list[str]:
             report.extreme_aspect,
             lambda e: f"{_label(e)}: {e['aspect']:g}:1",
         )
+    for kind in quality.QUALITY_ISSUES:
+        entries = getattr(report, kind)
+        if entries:
+            finding(
+                f"{_QUALITY_WORDS[kind]}: {plural(len(entries), 'image')} "
+                f"({_threshold_text(kind)}); look at them, drop or replace the bad scans",
+                entries,
+                lambda e: f"{_label(e)}: score {e['score']:g}",
+            )
     if report.small_styles:
         finding(
             f"styles with fewer than {report.params['min_style_images']} train images: {len(report.small_styles)}; "

@@ -15,6 +15,9 @@ classifier, ``psnr`` -> autoencoder, ``style_hit_rate`` -> stylizer), and
 ``pytorch_lora_weights.safetensors`` mark a balance comparison, a
 representation comparison, a clustering and a LoRA run. A missing section is
 left out; a broken file gives a visible note in its run's part, not a crash.
+A run's interactive map (``RUN/map.html``, written by ``artstyle explore RUN``)
+is linked from its part by a path relative to the page, not embedded: maps of
+thousands of thumbnails would make the report itself heavy.
 
 Where each step lives: ``read`` (run folders -> runs), ``sections`` (runs ->
 parts of sections, one module per run kind), ``tables``, ``figures`` and

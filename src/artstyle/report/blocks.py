@@ -58,6 +58,22 @@ class Figures:
 
 
 @dataclass
+class Link:
+    """A file beside the report (an interactive map), linked by a path relative to the page."""
+
+    path: Path
+    text: str
+    caption: str = ""
+    href: str = ""  # set when the page's own location is known; else the file's URI
+    md_src: str = ""
+    type: ClassVar[str] = "link"
+
+    @property
+    def url(self) -> str:
+        return self.href or self.path.resolve().as_uri()
+
+
+@dataclass
 class Note:
     text: str
     level: str = "warn"  # "warn" | "info"

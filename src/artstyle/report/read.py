@@ -30,11 +30,13 @@ COMPARISON = "comparison.json"
 REPRESENTATIONS = "representations.json"
 CLUSTER = "cluster.json"
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
+MAP = "map.html"  # `artstyle explore RUN` writes the run's interactive map here
 RUN_MARKERS = frozenset(
     {METRICS, CONFIG, MODEL, COMPARISON, REPRESENTATIONS, CLUSTER, LORA_WEIGHTS}
 )
-# Data summaries written by `artstyle data stats|audit|balance --json` (also "wikiart7_audit.json" etc.).
-DATA_FILE = re.compile(r"^(?:.*[_.-])?(stats|audit|balance)\.json$")
+# Data summaries written by `artstyle data stats|audit|balance --json` (also "wikiart7_audit.json" etc.)
+# and by `artstyle data label-issues --out issues.json`.
+DATA_FILE = re.compile(r"^(?:.*[_.-])?(stats|audit|balance|issues)\.json$")
 # Folders whose content belongs to the run above them, or that never hold results.
 SKIP_DIRS = frozenset({"checkpoints", "figures", "__pycache__", "node_modules"})
 FIGURE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
@@ -239,7 +241,7 @@ def _kind_from_name(text: Any) -> str | None:
 class DataFile:
     path: Path
     label: str
-    kind: str  # "stats" | "audit" | "balance"
+    kind: str  # "stats" | "audit" | "balance" | "issues"
 
 
 def discover(paths: Sequence[str | os.PathLike]) -> tuple[list[Run], list[DataFile]]:

@@ -15,7 +15,7 @@ import markupsafe
 
 from artstyle.errors import ArtstyleError
 from artstyle.io import atomic_path, write_bytes
-from artstyle.report.blocks import Report, ReportSummary
+from artstyle.report.blocks import Details, Link, Report, ReportSummary
 from artstyle.report.collect import collect
 from artstyle.text import md_cell, md_code, md_fence, md_text
 
@@ -53,6 +53,8 @@ def render_markdown(report: Report, markdown_path: str | os.PathLike) -> str:
     folder = Path(markdown_path).resolve().parent
     for figure in report.figures:
         figure.md_src = _relative_url(figure.path, folder)
+    for link in links(report):
+        link.md_src = _relative_url(link.path, folder)
     return _template("template.md.j2", html=False).render(report=report)
 
 
@@ -63,6 +65,23 @@ def _relative_url(path: Path, folder: Path) -> str:
         relative = str(path.resolve())
     # the file name's own bytes, percent-encoded: a name that is not UTF-8 still resolves
     return quote(os.fsencode(Path(relative).as_posix()))
+
+
+def links(report: Report) -> list[Link]:
+    """Every :class:`Link` block of the report, folded ones included."""
+    found: list[Link] = []
+
+    def visit(blocks: list[Any]) -> None:
+        for block in blocks:
+            if isinstance(block, Link):
+                found.append(block)
+            elif isinstance(block, Details):
+                visit(block.blocks)
+
+    for section in report.sections:
+        for part in section.parts:
+            visit(part.blocks)
+    return found
 
 
 def _breakable(text: Any) -> markupsafe.Markup:
@@ -99,6 +118,9 @@ def build_report(
                 f"--markdown and --out are both {out}; give the markdown twin its own name (.md)"
             )
     report = collect(paths, title=title)
+    # relative to the page: report and runs copied together keep their links
+    for link in links(report):
+        link.href = _relative_url(link.path, out.resolve().parent)
     # a file name need not be UTF-8 (Python holds such bytes as lone surrogates): "?" here
     page = render_html(report).encode("utf-8", errors="replace")
     if markdown_path is None:

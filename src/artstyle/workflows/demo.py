@@ -215,6 +215,11 @@ def run_demo(
         runs / "representations",
     )
     step(
+        "interactive maps",
+        runs / "autoencoder" / "map.html",
+        lambda: _maps(data, runs, seed, say),
+    )
+    step(
         "stylizer",
         runs / "stylizer" / "metrics.json",
         lambda: _stylizer(data, runs, plan, seed),
@@ -334,6 +339,23 @@ def _representations(data: Path, runs: Path, plan: DemoPlan, seed: int) -> None:
         classifier=runs / "classifier",
         log=lambda *_: None,
     )
+
+
+def _maps(data: Path, runs: Path, seed: int, say: Callable[[str], None]) -> None:
+    """RUN/map.html of the classifier's features and the autoencoder's latent (test split).
+
+    A map is an extra view of runs whose numbers are already written: one that
+    cannot be made is said and skipped rather than ending the demo.
+    """
+    from artstyle.config import ExploreConfig
+    from artstyle.workflows.explore import explore
+
+    config = ExploreConfig(data=data, seed=seed, progress=False, threads=1)
+    for name in ("classifier", "autoencoder"):
+        try:
+            explore(runs / name, config)
+        except ArtstyleError as error:
+            say(f"[skip]  map of {runs / name}: {error}")
 
 
 def _stylizer(data: Path, runs: Path, plan: DemoPlan, seed: int) -> None:

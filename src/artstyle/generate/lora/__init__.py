@@ -27,7 +27,9 @@ The package, one concern a module (each imports only modules above it, type hint
     base_model.py     the base model folder: checks, offline loading, a pipeline of its parts
     captions.py       captions and prompts: style names, artist slugs, caption files, dropout, tag shuffles
     checkpoints.py    the LoRA weights file, checkpoints/last.ckpt, restoring it
-    data.py           captioned, style-balanced training images and their batches
+    buckets.py        aspect-ratio buckets: the bucket list, each image's bucket, one-bucket epochs
+    data.py           captioned, style-balanced (or bucketed) training images and their batches
+    latents.py        the VAE latents of every image, encoded once and cached beside the image cache
     figures.py        validation images from the model in training; what draws figures
     training.py       Fabric and precision, the models with their adapters, the optimizer
     loop.py           train_lora / resume_lora: the steps, the loss, history and metrics

@@ -34,6 +34,8 @@ RESUMABLE_KEYS = frozenset(
         "safety_checker",
         "loader_workers",
         "log_every",
+        # the cached path draws the same latents as the decoding one (latents.py), so either may resume
+        "cache_latents",
     }
 )
 WEIGHTS_NAME = "pytorch_lora_weights.safetensors"  # the file name load_lora_weights looks for

@@ -96,6 +96,10 @@ def export_lora(
         "ss_caption_dropout_rate": str(config.caption_dropout),
         "ss_shuffle_caption": str(config.shuffle_tags),
         "ss_keep_tokens": str(config.keep_tokens),
+        # buckets and cached latents, under kohya's names (buckets here never upscale)
+        "ss_enable_bucket": str(config.buckets),
+        "ss_bucket_no_upscale": str(config.buckets),
+        "ss_cache_latents": str(config.cache_latents),
         "artstyle_styles": ",".join(config.styles or facts["styles"]),
         "artstyle_layout": fmt,
         "artstyle_version": package_version(),

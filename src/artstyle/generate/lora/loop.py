@@ -117,6 +117,7 @@ def train_step(
                 unet=training.unet,
                 text_encoder=training.text_encoder,
                 config=config,
+                cached_latents=training.latents is not None,
             )
             fabric.backward(loss / config.grad_accum)
         step_loss += loss.detach() / config.grad_accum
@@ -151,18 +152,28 @@ def diffusion_loss(
     unet,
     text_encoder,
     config: LoraConfig,
+    cached_latents: bool = False,
 ) -> torch.Tensor:
-    """The denoising loss of one batch (pixels (B, 3, R, R) in [-1, 1], token ids (B, 77))."""
+    """The denoising loss of one batch (pixels (B, 3, H, W) in [-1, 1], token ids (B, 77)).
+
+    With ``cached_latents`` the first argument holds the VAE posterior's
+    parameters (B, 8, H/8, W/8) from the latent cache instead of pixels.
+    """
     vae, noise_scheduler, weight_dtype = (
         models["vae"],
         models["noise_scheduler"],
         models["weight_dtype"],
     )
     with torch.no_grad():
-        # (B, 3, R, R) -> (B, 4, R/8, R/8), scaled to unit variance as the UNet was trained
-        latents = (
-            vae.encode(pixels.to(weight_dtype)).latent_dist.sample() * vae.config.scaling_factor
-        )
+        if cached_latents:
+            from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+
+            posterior = DiagonalGaussianDistribution(pixels.to(weight_dtype))
+        else:
+            posterior = vae.encode(pixels.to(weight_dtype)).latent_dist
+        # (B, 3, H, W) -> (B, 4, H/8, W/8): one draw of the posterior (the same generator either
+        # way), scaled to unit variance as the UNet was trained
+        latents = posterior.sample() * vae.config.scaling_factor
     noise = torch.randn_like(latents)
     if config.noise_offset:
         # offset noise (Guttenberg 2023, "Diffusion with Offset Noise"): lets the model shift whole-image brightness
@@ -275,9 +286,15 @@ def _finish(
         "devices": fabric.world_size,
         "device": fabric.device.type,
         "gradient_checkpointing": config.gradient_checkpointing,
+        "buckets": _bucket_counts(training.buckets),
+        "cache_latents": config.cache_latents,
         "unreadable": list(training.unreadable),
         "weights": WEIGHTS_NAME,
     }
+    if training.latents is not None:
+        metrics["latent_cache"] = str(training.latents.folder)
+        metrics["latent_cache_built"] = training.latents.built
+        metrics["latent_cache_seconds"] = training.latents.seconds
     if fabric.device.type == "cuda":
         metrics["peak_memory_gb"] = torch.cuda.max_memory_allocated(fabric.device) / 2**30
     if stopped:
@@ -289,3 +306,13 @@ def _finish(
             figures.loss_curve(training.history, training.run.figure_path("loss.png"))
     fabric.barrier()
     return metrics
+
+
+def _bucket_counts(buckets: list | None) -> dict[str, int] | None:
+    """{"WxH": images} of a bucketed run, widest first; None without buckets."""
+    if buckets is None:
+        return None
+    counts: dict[str, int] = {}
+    for bucket in sorted((b for b in buckets if b is not None), key=lambda b: (-b[0] / b[1], b)):
+        counts[f"{bucket[0]}x{bucket[1]}"] = counts.get(f"{bucket[0]}x{bucket[1]}", 0) + 1
+    return counts

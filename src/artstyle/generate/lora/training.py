@@ -11,6 +11,7 @@ import torch
 from artstyle.config import LoraConfig
 from artstyle.errors import ArtstyleError
 from artstyle.generate.lora.base_model import _load_component, _prepare_hf, check_base_folder
+from artstyle.generate.lora.buckets import STEP, Bucket, bucket_resolutions, choose_bucket
 from artstyle.generate.lora.captions import default_validation_styles, training_captions
 from artstyle.generate.lora.checkpoints import TASK, _restore
 from artstyle.text import resolve_style
@@ -67,6 +68,11 @@ class LoraTraining:
     step: int = 0
     train_seconds: float = 0.0
     n_image_captions: int = 0  # items whose caption is their own (.txt or captions.csv)
+    buckets: list | None = (
+        None  # with --buckets: each item's (width, height) bucket, None if skipped
+    )
+    sizes: list | None = None  # with --buckets: each item's scanned (width, height)
+    latents: Any = None  # with --cache-latents: the LatentCache
     history: list[dict[str, Any]] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     # True from the optimizer's update until ``step`` counts it: a checkpoint written then
@@ -93,6 +99,18 @@ def setup_training(config: LoraConfig, *, resume: bool = False) -> LoraTraining:
     if config.data is None:
         raise ArtstyleError(
             "no data given; pass --data with a folder of style folders (or an ArtGAN release / parquet)"
+        )
+    if config.buckets and config.resolution % STEP:
+        nearest = max(STEP, round(config.resolution / STEP) * STEP)
+        raise ArtstyleError(
+            f"--buckets needs a resolution that is a multiple of {STEP} (buckets step by {STEP} px), "
+            f"got --resolution {config.resolution}; use --resolution {nearest} or drop --buckets"
+        )
+    if config.cache_latents and config.crop == "random":
+        # kohya-ss sd-scripts refuses the same pair ("when caching latents, random_crop cannot be used")
+        raise ArtstyleError(
+            "--cache-latents stores one encoding per image and flip, which a random crop would change "
+            "at every draw; use --crop center or drop --cache-latents"
         )
     base = check_base_folder(config.base, variant=config.variant)
     if resume:
@@ -121,6 +139,10 @@ def setup_training(config: LoraConfig, *, resume: bool = False) -> LoraTraining:
         items, root=index.root, every_item=index.items, config=config
     )
     validation_styles = [resolve_style(name, classes) for name in config.validation_styles]
+    sizes = buckets = None
+    skipped: list[str] = []
+    if config.buckets:
+        sizes, buckets, skipped = assign_buckets(items, config.resolution)
 
     fabric = make_fabric(config)
     fabric.launch()
@@ -142,6 +164,9 @@ def setup_training(config: LoraConfig, *, resume: bool = False) -> LoraTraining:
 
     _prepare_hf()
     models = _load_training_models(base, config, fabric.device, _weight_dtype(precision))
+    latents = None
+    if config.cache_latents:
+        latents = _latent_cache(config, fabric, models, base, index.root, items, buckets, sizes)
     groups = [
         {"params": [p for p in models["unet"].parameters() if p.requires_grad], "lr": config.lr}
     ]
@@ -171,6 +196,10 @@ def setup_training(config: LoraConfig, *, resume: bool = False) -> LoraTraining:
         validation_styles=validation_styles or default_validation_styles(classes),
         precision=precision,
         n_image_captions=n_image_captions,
+        buckets=buckets,
+        sizes=sizes,
+        latents=latents,
+        unreadable=skipped,
     )
     if resume:
         if run.checkpoint_path.is_file():
@@ -185,6 +214,86 @@ def setup_training(config: LoraConfig, *, resume: bool = False) -> LoraTraining:
         if fabric.is_global_zero:
             runs.write_config(run, config, task=TASK)  # with the changes the resume made
     return training
+
+
+def assign_buckets(items, resolution: int) -> tuple[list, list, list[str]]:
+    """(sizes, buckets, skipped): each item's (width, height) and bucket (see buckets.py),
+    None for images that cannot be read or are under 64 px a side, which ``skipped`` lists."""
+    from artstyle.data.images import ImageError, item_size
+
+    choices = bucket_resolutions(resolution)
+    sizes: list[tuple[int, int] | None] = []
+    buckets: list[Bucket | None] = []
+    skipped: list[str] = []
+    for item in items:
+        try:
+            size: tuple[int, int] | None = item_size(item)
+        except ImageError as exc:
+            size = None
+            skipped.append(f"{item.rel}: {exc.reason}")
+        bucket = choose_bucket(size, choices) if size is not None else None
+        if size is not None and bucket is None:
+            skipped.append(
+                f"{item.rel}: {size[0]}x{size[1]} px is under the smallest bucket side ({STEP} px)"
+            )
+        sizes.append(size)
+        buckets.append(bucket)
+    if all(bucket is None for bucket in buckets):
+        raise ArtstyleError(
+            f"no training image fits a bucket ({len(skipped)} skipped, e.g. {skipped[0]}); "
+            "drop --buckets or add images of at least 64 px a side"
+        )
+    return sizes, buckets, skipped
+
+
+def _latent_cache(
+    config: LoraConfig, fabric, models, base: Path, root: Path, items, buckets, sizes
+):
+    """Open (or encode on each node's first process) the run's latent cache; then free the VAE encoder."""
+    from artstyle.generate.lora.latents import (
+        cache_folder,
+        drop_encoder,
+        latent_cache_key,
+        open_or_build,
+        probe_layouts,
+    )
+
+    key = latent_cache_key(
+        items,
+        base=base,
+        resolution=config.resolution,
+        buckets=config.buckets,
+        flip=config.flip,
+        dtype=models["weight_dtype"],
+        variant=config.variant,
+    )
+    shapes = (
+        buckets if buckets is not None else [(config.resolution, config.resolution)] * len(items)
+    )
+    options = {
+        "folder": cache_folder(root, key),
+        "vae": models["vae"],
+        "dtype": models["weight_dtype"],
+        "device": fabric.device,
+        "resolution": config.resolution,
+        "flip": config.flip,
+    }
+    latents = None
+    if fabric.local_rank == 0:
+        latents = open_or_build(
+            items, shapes, sizes, **options, progress=config.progress and fabric.is_global_zero
+        )
+    fabric.barrier()
+    if latents is None:
+        latents = open_or_build(items, shapes, sizes, **options, build=False)
+    latents.channels_last = probe_layouts(
+        models["vae"],
+        dtype=models["weight_dtype"],
+        device=fabric.device,
+        batch_size=config.batch_size,
+    )
+    drop_encoder(models["vae"])
+    return latents
 
 
 def _load_training_models(

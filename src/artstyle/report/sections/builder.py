@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from artstyle.report.blocks import Code, Details, Note, Paragraph, Part
+from artstyle.report.blocks import Code, Details, Link, Note, Paragraph, Part
 from artstyle.report.figures import caption_from_name, figure_block
-from artstyle.report.read import CONFIG, GROUP_KINDS, LORA_WEIGHTS, DataFile, Run, read_json
+from artstyle.report.read import CONFIG, GROUP_KINDS, LORA_WEIGHTS, MAP, DataFile, Run, read_json
 from artstyle.report.sections.autoencoder import autoencoder_part, clustering_part
 from artstyle.report.sections.classifier import classifier_part
 from artstyle.report.sections.common import ENVIRONMENT_KEY, TIMING_KEY, unknown_part
 from artstyle.report.sections.comparisons import balance_comparison_part, representations_part
 from artstyle.report.sections.data import audit_part, balance_part, stats_part
+from artstyle.report.sections.label_issues import label_issues_part
 from artstyle.report.sections.lora import lora_part
 from artstyle.report.sections.stylizer import stylizer_part
 from artstyle.report.tables import key_value_table
@@ -52,6 +53,7 @@ DATA_RENDERERS: dict[str, Callable[[dict[str, Any], DataFile, Part], str]] = {
     "stats": stats_part,
     "audit": audit_part,
     "balance": balance_part,
+    "issues": label_issues_part,
 }
 
 
@@ -83,7 +85,7 @@ class Builder:
         )
         answers = []
         problems: list[str] = []
-        order = {"stats": 0, "audit": 1, "balance": 2}
+        order = {"stats": 0, "audit": 1, "balance": 2, "issues": 3}
         for data_file in sorted(files, key=lambda d: (order[d.kind], d.label)):
             obj = read_json(data_file.path, problems, dict)
             if obj is None:
@@ -162,6 +164,16 @@ class Builder:
         if run.problems:
             part.blocks[:0] = [Note(text) for text in run.problems]
             self.notes.extend(f"{run.label}: {text}" for text in run.problems)
+        if MAP in run.files:
+            size = (run.path / MAP).stat().st_size / 1e6
+            part.blocks.append(
+                Link(
+                    run.path / MAP,
+                    "Interactive map of this run's embedding",
+                    f"{MAP}, {size:.1f} MB: hover for the paintings, click for nearest neighbours; "
+                    "opens from disk in a browser",
+                )
+            )
         other = figure_block(run.unclaimed(), lambda p: caption_from_name(p), run.problems)
         if other is not None:
             part.blocks.append(Paragraph("Other figures of this run:"))

@@ -125,6 +125,7 @@ def audit_part(audit: dict[str, Any], data_file: DataFile, part: Part) -> str:
             "consider --resize letterbox",
             _member_text,
         ),
+        *_quality_findings(params),
         (
             "small_styles",
             f"styles with < {params.get('min_style_images', '?')} train images",
@@ -180,6 +181,31 @@ def audit_part(audit: dict[str, Any], data_file: DataFile, part: Part) -> str:
     return "Audit: " + ", ".join(found) + "."
 
 
+_QUALITY_WORDS = {
+    "dark": ("too dark", "check the scan; re-download a better copy"),
+    "light": ("too light (washed out)", "check the scan; re-download a better copy"),
+    "blurry": ("blurry", "replace or drop: a style is in the brushwork"),
+    "low_information": ("near-blank (low information)", "drop blank or failed scans"),
+    "grayscale": (
+        "greyscale",
+        "fine for drawings and prints; a colour painting needs a colour copy",
+    ),
+}
+
+
+def _quality_findings(params: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
+    """The image-quality rows of the audit table (cleanvision's checks), with their thresholds."""
+    thresholds = (params.get("quality") or {}).get("thresholds") or {}
+    rows = []
+    for key, (text, action) in _QUALITY_WORDS.items():
+        threshold = thresholds.get(key)
+        if threshold is not None:
+            rule = "spread <=" if key == "grayscale" else "score <"
+            text = f"{text} ({rule} {threshold:g})"
+        rows.append((key, text, action, _member_text))
+    return rows
+
+
 def balance_part(balance: dict[str, Any], data_file: DataFile, part: Part) -> str:
     rows = balance["rows"]
     most = max((row.get("before", 0) for row in rows), default=0) or 1
@@ -218,6 +244,8 @@ def _member_text(entry: Any) -> str:
             text += f": {entry['width']}x{entry.get('height')}"
         elif "aspect" in entry:
             text += f": {entry['aspect']}:1"
+        elif "score" in entry:
+            text += f": {entry['score']:g}"
         return text
     return str(entry)
 
