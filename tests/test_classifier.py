@@ -185,8 +185,19 @@ def test_evaluate_and_predict_follow_the_runs_tta_setting(trained, tmp_path, cap
     config.write_text(config.read_text().replace("tta: false", "tta: true"))
     capsys.readouterr()
     assert main(["evaluate", str(run)]) == 0
-    assert "clf [best] on test (flip TTA)" in " ".join(capsys.readouterr().out.split())
-    assert json.loads((run / "metrics.json").read_text())["tta"] is True
+    said = " ".join(capsys.readouterr().out.split())
+    assert "clf [best] on test (12-view TTA: mirror, corner and centre crops of 0.75)" in said
+    twelve_views = json.loads((run / "metrics.json").read_text())
+    assert twelve_views["tta"] is True and twelve_views["tta_crop"] == 0.75
+    # a run written before tta_crop existed averaged the mirror only, and still does
+    old_run = shutil.copytree(run, tmp_path / "older")
+    old_config = old_run / "config.yaml"
+    lines = old_config.read_text().splitlines(keepends=True)
+    old_config.write_text("".join(line for line in lines if not line.startswith("tta_crop:")))
+    assert main(["evaluate", str(old_run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tta_crop"] == 1.0
+    assert main(["evaluate", str(old_run)]) == 0
+    assert "older on test (mirror TTA)" in " ".join(capsys.readouterr().out.split())
     assert main(["evaluate", str(run), "--no-tta", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["tta"] is False
     image = next((shared.parent / "data" / "test" / "Cubism").iterdir())
@@ -844,3 +855,36 @@ def test_the_demo_and_a_stylizers_helpers_keep_the_synthetic_recipe(tmp_path) ->
     assert (ClassifierConfig().model, ClassifierConfig().size) != (config.model, config.size)
     helper = helper_classifier_config(StylizerConfig(size=32), "judge", tmp_path / "judge")
     assert (helper.model, helper.size, helper.batch_size) == ("resnet_tiny", 32, 64)
+
+
+def test_tta_averages_the_mirror_and_five_zoomed_crops() -> None:
+    from artstyle.train.tasks.classifier import tta_averaged
+
+    class Spy(torch.nn.Module):
+        """Probabilities from the mean of each view; the views it saw are kept."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[torch.Tensor] = []
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.seen.append(x.clone())
+            return torch.stack([x.mean(dim=(1, 2, 3)), -x.mean(dim=(1, 2, 3))], dim=1)
+
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8) / 100
+    model = Spy()
+    own = model(x).softmax(dim=1)
+    model.seen.clear()
+    mirror_only = tta_averaged(model, x, own, 1.0)
+    assert len(model.seen) == 1 and torch.equal(model.seen[0], x.flip(3))
+    assert torch.allclose(mirror_only, (own + model(x.flip(3)).softmax(dim=1)) / 2)
+    model.seen.clear()
+    averaged = tta_averaged(model, x, own, 0.75)
+    assert len(model.seen) == 11  # the mirror, then five crops and their mirrors: 12 views with x
+    assert all(view.shape == x.shape for view in model.seen)
+    # the first crop is the top-left 6 x 6 corner, resized back to 8 x 8
+    corner = torch.nn.functional.interpolate(x[:, :, :6, :6], size=(8, 8), mode="bilinear")
+    assert torch.allclose(model.seen[1], corner) and torch.allclose(model.seen[2], corner.flip(3))
+    expected = (own + sum(Spy()(view).softmax(dim=1) for view in model.seen)) / 12
+    assert torch.allclose(averaged, expected)
+    assert torch.allclose(averaged.sum(dim=1), torch.ones(2))

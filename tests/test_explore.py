@@ -284,6 +284,11 @@ def test_classifier_predictions_are_the_runs_own(classifier_run, tmp_path):
     assert "prediction right / wrong" in page
     assert f"predicted {predicted[0]} ({probability[0]:.2f})" in page
     assert classifier_predictions(str(tmp_path / "gone"), table.vectors) is None
+    # embeddings of another width than the run's head (the run trained again): one line
+    with pytest.raises(
+        ArtstyleError, match=r"head reads \d+-d features but the embeddings are 5-d"
+    ):
+        classifier_predictions(str(run), table.vectors[:, :5])
 
 
 # ---------------------------------------------------------------- the report links the map

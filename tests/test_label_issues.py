@@ -224,6 +224,21 @@ def test_cli_features_path_smoke(tiny_data, tmp_path, capsys):
     assert printed["method"].startswith("5-fold logistic regression on the features of")
     assert json.loads(out.read_text())["n_flagged"] == printed["n_flagged"]
 
+    # a diverged run (NaN weights, so NaN features) is one line and exit 2, and writes nothing
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(run / "model.safetensors")
+    save_file(
+        {k: v.float() * float("nan") if v.is_floating_point() else v for k, v in weights.items()},
+        run / "model.safetensors",
+    )
+    out.unlink()
+    code = main([*args, "--threads", "1"])
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "NaN or infinite" in error
+    assert not out.exists()
+
 
 def test_a_flood_of_flags_says_the_fold_models_are_too_weak(flipped_run):
     from artstyle.workflows.label_issues import TOO_MANY_FLAGGED, summary_lines

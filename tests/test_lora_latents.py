@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +145,22 @@ def test_cache_latents_with_a_random_crop_is_refused(tiny_base, tmp_path, capsys
     assert code == 2 and len(err.splitlines()) == 1, err
     assert "--cache-latents" in err and "--crop center" in err
     assert not out.exists()
+
+
+def test_one_file_name_in_both_splits_gets_one_cached_row_each(tiny_base, tmp_path):
+    # the leakage the audit looks for: the same name under train/ and test/ (--images all)
+    data = shaped_data(tmp_path / "data")
+    shutil.copyfile(
+        data / "train" / "Baroque" / "work-0.png", data / "test" / "Baroque" / "work-0.png"
+    )
+    config = _config(
+        tiny_base, data, tmp_path / "run", resolution=RESOLUTION, cache_latents=True, images="all"
+    )
+    training = lora.setup_training(config)
+    names = [(item.split, item.rel) for item in training.items]
+    assert ("train", "Baroque/work-0.png") in names and ("test", "Baroque/work-0.png") in names
+    rows = [training.latents.read(i, flipped=False) for i in range(len(training.items))]
+    assert len(rows) == len(names)
+    train_row = rows[names.index(("train", "Baroque/work-0.png"))]
+    test_row = rows[names.index(("test", "Baroque/work-0.png"))]
+    assert torch.equal(train_row, test_row)  # the same pixels, encoded twice, the same latent

@@ -117,3 +117,26 @@ def test_audit_reports_quality_with_scores_in_one_decode(tmp_path, monkeypatch):
     assert "too dark: 1 image (score < 0.37)" in lines
     assert "train/Baroque/soft.png: score" in lines
     assert audit_module.quality is quality
+
+
+def test_a_thin_strip_is_measured_not_a_crash():
+    # 600 x 2 (a divider line): the reduction keeps one pixel a side at least
+    strip = np.random.default_rng(1).integers(0, 256, (2, 600, 3), dtype=np.uint8)
+    reduced = quality._reduce(strip)
+    assert reduced.shape[0] >= 1 and reduced.shape[1] >= 1 and reduced.shape[2] == 3
+    assert set(scores_of(strip)) == {"dark", "light", "blurry", "low_information", "grayscale"}
+
+
+def test_a_saturated_border_is_not_a_letterbox_bar():
+    # a pure red frame around green noise: one channel at 255 is not white
+    rng = np.random.default_rng(2)
+    framed = np.zeros((200, 200, 3), dtype=np.uint8)
+    framed[..., 0] = 255
+    framed[40:160, 40:160] = 0
+    framed[40:160, 40:160, 1] = rng.integers(0, 256, (120, 120), dtype=np.uint8)
+    assert quality.content_box(framed) == (slice(0, 200), slice(0, 200))
+    # a black bar is still one
+    barred = np.zeros((200, 200, 3), dtype=np.uint8)
+    barred[30:170] = rng.integers(0, 256, (140, 200, 3), dtype=np.uint8)
+    rows, cols = quality.content_box(barred)
+    assert (rows.start, rows.stop) == (30, 170) and (cols.start or 0, cols.stop or 200) == (0, 200)

@@ -171,6 +171,12 @@ def full_space_spread(vectors: np.ndarray, styles: Sequence[str]) -> dict[str, f
     return result
 
 
+def _head_inputs(model) -> int | None:
+    """The feature width the classifier's head (a linear layer) reads, where it has one."""
+    head = getattr(model, "head", None)
+    return int(head.in_features) if hasattr(head, "in_features") else None
+
+
 def classifier_predictions(source: str, vectors: np.ndarray) -> tuple[list[str], np.ndarray] | None:
     """The run's predicted style and its softmax probability for each feature row, or None.
 
@@ -190,6 +196,13 @@ def classifier_predictions(source: str, vectors: np.ndarray) -> tuple[list[str],
     model = runs.load_model(run).eval()
     if not hasattr(model, "forward_head"):
         return None
+    expected = _head_inputs(model)
+    if expected is not None and np.shape(vectors)[1] != expected:
+        raise ArtstyleError(
+            f"{run.path}: its head reads {expected}-d features but the embeddings are "
+            f"{np.shape(vectors)[1]}-d (the run was trained again after they were written?); "
+            "embed the run again with `artstyle embed`"
+        )
     with torch.inference_mode():
         logits = model.forward_head(torch.from_numpy(np.asarray(vectors, dtype=np.float32)))
         probability = torch.softmax(logits.float(), dim=1).numpy()  # (N, D) -> (N, classes)

@@ -194,7 +194,7 @@ TtaOpt = Annotated[
     bool | None,
     typer.Option(
         "--tta/--no-tta",
-        help="Average over each image and its mirror (default: as the run was trained).",
+        help="Average over views of each image: its mirror, and crops when the run's tta_crop < 1 (default: as the run was trained).",
     ),
 ]
 

@@ -56,7 +56,7 @@ def evaluate_command(
         print_plain(summary_line(metrics))
         return
     table = new_table(
-        escape(f"{run} on {split}" + (" (flip TTA)" if metrics["tta"] else "")),
+        escape(f"{run} on {split}" + (_tta_words(metrics) if metrics["tta"] else "")),
         ("style", "precision", "recall", "f1", "support"),
     )
     for style, row in metrics["per_class"].items():
@@ -151,3 +151,11 @@ def _print_autoencoder(metrics: dict[str, Any], run: Path, split: str) -> None:
         f"wrote {written}" + (" and figures/reconstructions.png" if split == "test" else ""),
         soft_wrap=False,
     )
+
+
+def _tta_words(metrics: dict) -> str:
+    """How the scores averaged views: the mirror only, or crops too (a run's tta_crop)."""
+    crop = metrics.get("tta_crop")
+    if crop is None or crop >= 1.0:
+        return " (mirror TTA)"
+    return f" (12-view TTA: mirror, corner and centre crops of {crop:g})"

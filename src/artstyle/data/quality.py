@@ -186,20 +186,30 @@ def content_box(pixels: np.ndarray) -> tuple[slice, slice]:
     outermost line's median) and that median is near black or near white; at most 45% per
     side, and never the whole image.
     """
-    grey = pixels if pixels.ndim == 2 else pixels.max(axis=-1)
-    height, width = grey.shape
+    # a black bar is dark in every channel (its brightest channel is low) and a white bar bright
+    # in every channel (its darkest is high): a saturated red or yellow border is neither
+    if pixels.ndim == 2:
+        brightest = darkest = pixels
+    else:
+        brightest, darkest = pixels.max(axis=-1), pixels.min(axis=-1)
+    height, width = brightest.shape
 
-    def bar(lines: np.ndarray, limit: int) -> int:
-        # lines: (n_lines, line_length), outermost first
-        level = float(np.median(lines[0]))
-        if _BAR_EDGE < level < 255 - _BAR_EDGE:
+    def bar(high: np.ndarray, low: np.ndarray, limit: int) -> int:
+        # high, low: (n_lines, line_length), outermost first
+        if float(np.median(high[0])) <= _BAR_EDGE:
+            lines = high
+        elif float(np.median(low[0])) >= 255 - _BAR_EDGE:
+            lines = low
+        else:
             return 0
+        level = float(np.median(lines[0]))
         flat = np.abs(lines[:limit].astype(np.int16) - level).max(axis=1) <= _BAR_SPREAD
         return limit if flat.all() else int(np.argmin(flat))
 
     rows, cols = max(1, int(height * _BAR_MAX_SHARE)), max(1, int(width * _BAR_MAX_SHARE))
-    top, bottom = bar(grey, rows), bar(grey[::-1], rows)
-    left, right = bar(grey.T, cols), bar(grey.T[::-1], cols)
+    top, bottom = bar(brightest, darkest, rows), bar(brightest[::-1], darkest[::-1], rows)
+    left = bar(brightest.T, darkest.T, cols)
+    right = bar(brightest.T[::-1], darkest.T[::-1], cols)
     if top + bottom >= height - 2 or left + right >= width - 2:  # all flat: a blank image
         return slice(None), slice(None)
     return slice(top, height - bottom), slice(left, width - right)
@@ -208,7 +218,8 @@ def content_box(pixels: np.ndarray) -> tuple[slice, slice]:
 def _reduce(pixels: np.ndarray) -> np.ndarray:
     """Block means by the smallest whole factor that brings the long side to <= MAX_SIDE."""
     height, width = pixels.shape[:2]
-    factor = -(-max(height, width) // MAX_SIDE)
+    # never below one pixel a side: a 600 x 2 strip keeps its 2 rows
+    factor = min(-(-max(height, width) // MAX_SIDE), height, width)
     if factor <= 1:
         return pixels
     h, w = height // factor * factor, width // factor * factor

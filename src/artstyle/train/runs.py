@@ -33,7 +33,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from artstyle.config import TrainConfig, config_to_yaml, read_config_file, validate_config
+from artstyle.config import (
+    ADDED_KEYS_AS_BEFORE,
+    TrainConfig,
+    config_to_yaml,
+    read_config_file,
+    validate_config,
+)
 from artstyle.data.dataset import ClassifierData, load_classifier_data
 from artstyle.errors import ArtstyleError
 from artstyle.io import atomic_path, read_json, write_json, write_text
@@ -218,6 +224,9 @@ def read_config(run: RunFolder, model: type[BaseModel], *, task: str | None = No
     if task is not None and found_task not in (None, task):
         raise ArtstyleError(f"{run.path} is a run of task {found_task!r}, not {task!r}")
     del version  # recorded for people; configs of other versions load while their keys validate
+    for key, before in ADDED_KEYS_AS_BEFORE.items():
+        if key in model.model_fields and key not in values:
+            values[key] = before  # a run written before the key existed did what this value does
     return validate_config(model, values, str(run.config_path))
 
 

@@ -34,7 +34,7 @@ from artstyle.train.runs import RunFolder
 from artstyle.train.tasks import TASKS
 from artstyle.train.tasks.autoencoder import AutoencoderTask, reference_psnr
 from artstyle.train.tasks.base import TaskSpec
-from artstyle.train.tasks.classifier import ClassifierTask, metrics_from_totals, mirror_averaged
+from artstyle.train.tasks.classifier import ClassifierTask, metrics_from_totals, tta_averaged
 from artstyle.workflows.figures import write_autoencoder_figures, write_classifier_figures
 
 
@@ -129,6 +129,7 @@ def evaluate_run(
     extra = {
         "split": split,
         "tta": task.tta,
+        "tta_crop": config.tta_crop if task.tta else None,
         **{key: previous[key] for key in keep if key in previous},
     }
     if split == "test":
@@ -239,7 +240,7 @@ def predict(
             x = normalize(pixels)  # (B, S, S, 3) uint8 -> (B, 3, S, S) float
             probabilities = model(x).float().softmax(dim=1)
             if tta:
-                probabilities = mirror_averaged(model, x, probabilities)
+                probabilities = tta_averaged(model, x, probabilities, config.tta_crop)
             values, indices = probabilities.topk(k, dim=1)
             for (position, _), row_values, row_indices in zip(
                 chunk, values.cpu().tolist(), indices.cpu().tolist(), strict=True

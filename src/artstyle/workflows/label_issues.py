@@ -208,7 +208,7 @@ def _predict(task, result, rows: np.ndarray, config: ClassifierConfig) -> np.nda
     import torch
 
     from artstyle.train.loop import eval_batch_size
-    from artstyle.train.tasks.classifier import mirror_averaged
+    from artstyle.train.tasks.classifier import tta_averaged
 
     fabric, model = result.fabric, result.model
     batch = eval_batch_size(config.eval_batch_size, fabric.device)
@@ -219,7 +219,7 @@ def _predict(task, result, rows: np.ndarray, config: ClassifierConfig) -> np.nda
             x, _ = task.make_batch(rows[start : start + batch], "val", None)
             p = model(x).float().softmax(dim=1)  # (B, C, H, W) -> (B, K)
             if task.tta:
-                p = mirror_averaged(model, x, p)
+                p = tta_averaged(model, x, p, task.config.tta_crop)
             chunks.append(p.double().cpu().numpy())
     return np.concatenate(chunks) if chunks else np.zeros((0, task.n_classes))
 
@@ -250,6 +250,11 @@ def _from_features(config: LabelIssuesConfig, classes: list[str]):
         )
     labels = table.labels
     issues_lib.check_labels(labels, classes, config.folds)
+    if not np.isfinite(table.vectors).all():
+        raise ArtstyleError(
+            f"--features {config.features}: its features hold NaN or infinite values (a run "
+            "whose training diverged?); pass another classifier run or leave --features out"
+        )
     probabilities = issues_lib.feature_probabilities(
         table.vectors,
         labels,

@@ -34,7 +34,7 @@ import torch
 
 from artstyle.generate.lora.buckets import RULE, Bucket
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 ENCODE_BATCH = 8  # images per VAE call while caching
 
 
@@ -144,7 +144,8 @@ def open_or_build(
         _build(items, shapes, sizes, folder, vae, dtype, device, resolution, flip, progress)
         built = True
     index = read_json(index_path)
-    position = {item.rel: i for i, item in enumerate(items)}
+    # split/rel: the same file name may sit in train and test (--images all)
+    position = {_key(item): i for i, item in enumerate(items)}
     rows = {position[rel]: (name, row) for rel, (name, row) in index["rows"].items()}
     failed = {position[rel]: reason for rel, reason in index["failed"].items()}
     return LatentCache(
@@ -155,6 +156,11 @@ def open_or_build(
         built=built,
         seconds=time.perf_counter() - began,
     )
+
+
+def _key(item) -> str:
+    """An image's name in the cache's index: its split and its path under the split root."""
+    return f"{item.split}/{item.rel}"
 
 
 def _pixels(item, shape: Bucket, size: tuple[int, int] | None, resolution: int) -> torch.Tensor:
@@ -214,10 +220,10 @@ def _build(
                         try:
                             pixels.append(_pixels(item, shape, size, resolution))
                         except ImageError as exc:
-                            failed[item.rel] = exc.reason
+                            failed[_key(item)] = exc.reason
                             continue
                         chunk.append(row)
-                        rows[item.rel] = (name, row)
+                        rows[_key(item)] = (name, row)
                     if chunk:
                         batch = torch.stack(pixels)  # (n, 3, h, w) in [-1, 1]
                         for flipped in range(n_flips):

@@ -181,8 +181,9 @@ class ClassifierTask(ArrayTask):
             loss = losses.mean()
         else:
             if self.tta:
-                # flip test-time augmentation: average the probabilities of the image and its mirror
-                probabilities = mirror_averaged(model, x, logits.softmax(dim=1))
+                # test-time augmentation: average the probabilities of the image, its mirror
+                # and (tta_crop < 1) its corner and centre crops
+                probabilities = tta_averaged(model, x, logits.softmax(dim=1), self.config.tta_crop)
                 logits = probabilities.clamp_min(1e-12).log()
             loss = F.cross_entropy(logits, y)
         predictions = logits.argmax(dim=1)
@@ -276,7 +277,33 @@ def make_task(config: ClassifierConfig, data: ClassifierData, *, run: RunFolder,
 SPEC = TaskSpec(TASK, ClassifierConfig, make_task)
 
 
-def mirror_averaged(model, x: torch.Tensor, probabilities: torch.Tensor) -> torch.Tensor:
-    """Flip test-time augmentation: the mean of ``probabilities`` (the model's, of ``x``) and
-    the model's probabilities of the mirror images. (B, C, H, W) -> (B, K)"""
-    return (probabilities + model(torch.flip(x, dims=[3])).float().softmax(dim=1)) / 2
+def tta_averaged(
+    model, x: torch.Tensor, probabilities: torch.Tensor, crop: float = 1.0
+) -> torch.Tensor:
+    """Test-time augmentation: the mean of ``probabilities`` (the model's, of ``x``) and the
+    model's probabilities of other views: the mirror image, and with ``crop`` < 1 the four
+    corner crops and the centre crop of ``crop`` times the side, each resized back to the
+    input's size, and their mirrors (12 views in all). (B, C, H, W) -> (B, K)
+
+    Crops zoom in: training's random resized crops show paintings larger than a whole
+    image at test does, and views at that scale close the gap ("Fixing the train-test
+    resolution discrepancy", Touvron et al., NeurIPS 2019); averaging over corners and
+    centre is the ten-crop evaluation of Krizhevsky et al. (2012).
+    """
+    views = [torch.flip(x, dims=[3])]
+    side_h, side_w = x.shape[-2:]
+    if crop < 1.0:
+        h, w = max(1, round(side_h * crop)), max(1, round(side_w * crop))
+        corners = [(0, 0), (0, side_w - w), (side_h - h, 0), (side_h - h, side_w - w)]
+        for top, left in [*corners, ((side_h - h) // 2, (side_w - w) // 2)]:
+            view = F.interpolate(  # (B, C, h, w) -> (B, C, H, W)
+                x[:, :, top : top + h, left : left + w],
+                size=(side_h, side_w),
+                mode="bilinear",
+                align_corners=False,
+            )
+            views += [view, torch.flip(view, dims=[3])]
+    total = probabilities.float()
+    for view in views:
+        total = total + model(view).float().softmax(dim=1)
+    return total / (1 + len(views))
