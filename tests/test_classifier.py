@@ -198,6 +198,9 @@ def test_evaluate_and_predict_follow_the_runs_tta_setting(trained, tmp_path, cap
     assert json.loads(capsys.readouterr().out)["tta_crop"] == 1.0
     assert main(["evaluate", str(old_run)]) == 0
     assert "older on test (mirror TTA)" in " ".join(capsys.readouterr().out.split())
+    # the validation carve (scored after every epoch while training) averages the mirror only
+    assert main(["evaluate", str(run), "--split", "val", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tta_crop"] == 1.0
     assert main(["evaluate", str(run), "--no-tta", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["tta"] is False
     image = next((shared.parent / "data" / "test" / "Cubism").iterdir())

@@ -129,7 +129,7 @@ def evaluate_run(
     extra = {
         "split": split,
         "tta": task.tta,
-        "tta_crop": config.tta_crop if task.tta else None,
+        "tta_crop": task.views_crop(split) if task.tta else None,
         **{key: previous[key] for key in keep if key in previous},
     }
     if split == "test":

@@ -379,7 +379,7 @@ def _finish_classifier(fitted: Fitted, *, quiet: bool) -> dict[str, Any]:
     extra = {
         "split": stage,
         "tta": task.tta,
-        "tta_crop": config.tta_crop if task.tta else None,
+        "tta_crop": task.views_crop(stage) if task.tta else None,
         "balance": config.balance,
         "architecture": config.model,
         **run_summary(config, data, result, best_key="best_val_balanced_accuracy"),
