@@ -123,7 +123,7 @@ def _fake_steps(monkeypatch, calls: list[str], *, stop_in: str | None = None) ->
         "_representations",
         fake("representations", 1, "representations/representations.json"),
     )
-    monkeypatch.setattr(demo, "_maps", fake("maps", 1, "autoencoder/map.html"))
+    monkeypatch.setattr(demo, "_map", fake("map", 1, "map.html"))
     monkeypatch.setattr(demo, "_stylizer", fake("stylizer", 1, "stylizer/metrics.json"))
     monkeypatch.setattr(demo, "_lora", fake("lora", 2, "metrics.json"))
     monkeypatch.setattr(demo, "_report", lambda out, report: calls.append("report"))
@@ -141,8 +141,8 @@ def test_a_step_stopped_midway_runs_again_and_finished_ones_are_reused(tmp_path,
     _fake_steps(monkeypatch, calls)
     said: list[str] = []
     run_demo(out, plan=TINY, say=said.append)
-    # the maps are redrawn because the autoencoder's run folder (which holds one) was redone
-    assert calls == ["cache", "autoencoder", "representations", "maps", "stylizer", "report"]
+    # both maps come after the step that was stopped: each is drawn once
+    assert calls == ["cache", "autoencoder", "representations", "map", "map", "stylizer", "report"]
     assert f"[again] autoencoder: removing {out / 'runs' / 'autoencoder'}" in "\n".join(said)
     # a done file written before its step returned does not make the step done
     calls.clear()
@@ -155,6 +155,25 @@ def test_a_step_stopped_midway_runs_again_and_finished_ones_are_reused(tmp_path,
     _fake_steps(monkeypatch, calls)
     run_demo(out, plan=TINY, say=lambda line: None)
     assert calls == ["cache", "stylizer", "report"]
+
+
+def test_a_classifier_trained_again_gets_its_map_drawn_again_and_only_it(tmp_path, monkeypatch):
+    out = tmp_path / "demo-out"
+    calls: list[str] = []
+    _fake_steps(monkeypatch, calls)
+    run_demo(out, plan=TINY, say=lambda line: None)
+    assert calls.count("map") == 2
+    assert (out / "runs" / "classifier" / "map.html").is_file()
+    assert (out / "runs" / "autoencoder" / "map.html").is_file()
+    # the classifier is trained again: its step is not done and its folder (map included) goes
+    marker = json.loads((out / "demo.json").read_text())
+    del marker["steps_done"]["classifier"]
+    (out / "demo.json").write_text(json.dumps(marker))
+    (out / "runs" / "classifier" / "metrics.json").unlink()
+    calls.clear()
+    run_demo(out, plan=TINY, say=lambda line: None)
+    assert calls.count("classifier") == 1 and calls.count("map") == 1
+    assert (out / "runs" / "classifier" / "map.html").is_file()
 
 
 def test_a_lora_step_of_another_base_model_runs_again(tmp_path, monkeypatch):

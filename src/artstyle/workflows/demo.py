@@ -214,11 +214,13 @@ def run_demo(
         lambda: _representations(data, runs, plan, seed),
         runs / "representations",
     )
-    step(
-        "interactive maps",
-        runs / "autoencoder" / "map.html",
-        lambda: _maps(data, runs, seed, say),
-    )
+    # one step per map: a run trained again (its folder removed) gets its map drawn again
+    for name in ("classifier", "autoencoder"):
+        step(
+            f"interactive map of the {name}",
+            runs / name / "map.html",
+            lambda name=name: _map(data, runs / name, seed, say),
+        )
     step(
         "stylizer",
         runs / "stylizer" / "metrics.json",
@@ -341,21 +343,20 @@ def _representations(data: Path, runs: Path, plan: DemoPlan, seed: int) -> None:
     )
 
 
-def _maps(data: Path, runs: Path, seed: int, say: Callable[[str], None]) -> None:
-    """RUN/map.html of the classifier's features and the autoencoder's latent (test split).
+def _map(data: Path, run: Path, seed: int, say: Callable[[str], None]) -> None:
+    """RUN/map.html of a classifier's features or an autoencoder's latent (test split).
 
-    A map is an extra view of runs whose numbers are already written: one that
+    A map is an extra view of a run whose numbers are already written: one that
     cannot be made is said and skipped rather than ending the demo.
     """
     from artstyle.config import ExploreConfig
     from artstyle.workflows.explore import explore
 
     config = ExploreConfig(data=data, seed=seed, progress=False, threads=1)
-    for name in ("classifier", "autoencoder"):
-        try:
-            explore(runs / name, config)
-        except ArtstyleError as error:
-            say(f"[skip]  map of {runs / name}: {error}")
+    try:
+        explore(run, config)
+    except ArtstyleError as error:
+        say(f"[skip]  map of {run}: {error}")
 
 
 def _stylizer(data: Path, runs: Path, plan: DemoPlan, seed: int) -> None:
