@@ -221,15 +221,12 @@ def classifier_predictions(source: str, vectors: np.ndarray) -> tuple[list[str],
 def _thumbnail(job: tuple[Any, int, str, int]) -> tuple[str | None, str]:
     """One item -> (data URI, "") or (None, why it could not be shown)."""
     from artstyle.data.images import ImageError, thumbnail_bytes
-    from artstyle.data.scan import read_item_bytes
 
     item, px, fmt, quality = job
     try:
-        data = thumbnail_bytes(read_item_bytes(item), px, fmt, quality=quality)
-    except ImageError as exc:
+        data = thumbnail_bytes(item, px, fmt, quality=quality)
+    except ImageError as exc:  # unreadable bytes or an undecodable image
         return None, exc.reason
-    except (OSError, ValueError) as exc:
-        return None, f"cannot read file: {exc}"
     mime = "image/webp" if fmt == "webp" else "image/jpeg"
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii"), ""
 

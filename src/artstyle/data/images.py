@@ -331,24 +331,24 @@ def decode_item_rgb(item, *, draft_size: int | None = None) -> np.ndarray:
     scale whose short side is still >= that many pixels. Raises
     :class:`ImageError` for a file that cannot be read or decoded.
     """
+    return np.asarray(open_rgb(_read_item(item), draft_size=draft_size))
+
+
+def _read_item(item) -> bytes:
+    """The bytes of an :class:`~artstyle.data.scan.Item`; :class:`ImageError` when they cannot
+    be read (a missing file, a damaged parquet cell)."""
     from artstyle.data.scan import read_item_bytes
 
     try:
-        data = read_item_bytes(item)
+        return read_item_bytes(item)
     except (OSError, ValueError) as exc:
         raise ImageError(f"cannot read file: {exc}", path=item.rel) from exc
-    return np.asarray(open_rgb(data, draft_size=draft_size))
 
 
 def item_size(item) -> tuple[int, int]:
     """(width, height) of an item as :func:`decode_item_rgb` returns it (EXIF rotation applied),
     read from the header without decoding the pixels; :class:`ImageError` if unreadable."""
-    from artstyle.data.scan import read_item_bytes
-
-    try:
-        data = read_item_bytes(item)
-    except (OSError, ValueError) as exc:
-        raise ImageError(f"cannot read file: {exc}", path=item.rel) from exc
+    data = _read_item(item)
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
@@ -460,8 +460,9 @@ __all__ += ["perceptual_hashes", "trim_borders"]
 THUMBNAIL_FORMATS = ("webp", "jpeg")
 
 
-def thumbnail_bytes(data: ImageSource, px: int, fmt: str = "webp", *, quality: int = 70) -> bytes:
-    """The centre square of one image, ``px`` x ``px``, encoded as WebP or JPEG bytes.
+def thumbnail_bytes(item, px: int, fmt: str = "webp", *, quality: int = 70) -> bytes:
+    """The centre square of an :class:`~artstyle.data.scan.Item`'s image, ``px`` x ``px``,
+    encoded as WebP or JPEG bytes.
 
     Small and lossy on purpose: thousands of them are inlined in one page
     (``artstyle explore``), so a 64 px WebP of ~2 KB beats a PNG of ~10 KB.
@@ -471,7 +472,7 @@ def thumbnail_bytes(data: ImageSource, px: int, fmt: str = "webp", *, quality: i
         raise ValueError(
             f"thumbnail format must be one of {', '.join(THUMBNAIL_FORMATS)}, got {fmt!r}"
         )
-    pixels = decode_image(data, px, "crop")
+    pixels = decode_image(_read_item(item), px, "crop")
     buffer = io.BytesIO()
     Image.fromarray(pixels, "RGB").save(buffer, format=fmt.upper(), quality=quality)
     return buffer.getvalue()
