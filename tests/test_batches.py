@@ -310,3 +310,33 @@ def test_colour_constants_are_made_once_and_work_outside_inference_mode():
     # and training-mode normalising and augmentation use them: plain tensors come out
     out = augment(normalize(pixels), torch.Generator().manual_seed(0))
     assert not out.is_inference() and torch.isfinite(out).all()
+
+
+def test_out_size_resizes_each_crop_and_the_uncropped_image():
+    x = _gradient_batch(8, 16)
+    out = augment(x, torch.Generator().manual_seed(0), out_size=12)
+    again = augment(x, torch.Generator().manual_seed(0), out_size=12)
+    full = augment(x, torch.Generator().manual_seed(0))
+    assert out.shape == (8, 3, 12, 12) and torch.equal(out, again)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert full.shape == (8, 3, 16, 16)
+    # the same random boxes, sampled on a coarser grid: each row still spans the same values
+    assert torch.allclose(out[:, 0, 0, 0], full[:, 0, 0, 0], atol=0.15)
+    # no crop: the whole image resized; a ramp stays a ramp, from one end to the other
+    whole = augment(
+        x, torch.Generator().manual_seed(0), flip=False, crop_scale=None, jitter=0, out_size=8
+    )
+    assert whole.shape == (8, 3, 8, 8)
+    assert bool((whole[:, 0, :, 1:] > whole[:, 0, :, :-1]).all())
+    assert torch.allclose(whole.mean(dim=(2, 3)), x.mean(dim=(2, 3)), atol=1e-4)
+    with pytest.raises(ValueError, match="out_size"):
+        augment(x, torch.Generator().manual_seed(0), out_size=0)
+
+
+def test_device_data_serves_training_crops_at_out_size_and_evaluation_at_full_size():
+    data = DeviceData(_images(10, 16), list(range(10)), out_size=12)
+    generator = torch.Generator().manual_seed(0)
+    ((train_x, _),) = list(data.batches(range(10), 10, augment=True, generator=generator))
+    ((eval_x, _),) = list(data.batches(range(10), 10))
+    assert train_x.shape == (10, 3, 12, 12)
+    assert eval_x.shape == (10, 3, 16, 16)

@@ -56,3 +56,29 @@ def test_the_table_averages_seeds_and_checks_the_targets() -> None:
     cpu = by_name["wikiart7-large, defaults: CPU seconds (decode, train, test)"]
     assert cpu["value"] == pytest.approx(600.0) and cpu["ok"] is True
     assert by_name["wikiart7-large, reference: test balanced accuracy"]["ok"] is None
+
+
+def test_the_reference_at_the_defaults_cpu_time_is_its_own_row(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(structure_set, "write", lambda *args, **kwargs: {})
+    jobs = bench_real.classifier_jobs(tmp_path, tmp_path / "work", quick=False)
+    names = [job.name for job in jobs]
+    short = jobs[names.index("wikiart7-large reference-equal-cpu seed 0")]
+    assert short.argv[-2:] == ["--epochs", str(bench_real.EQUAL_CPU_EPOCHS)]
+    assert sum("reference-equal-cpu" in name for name in names) == 1  # wikiart7-large only
+
+    def job(name: str, score: float) -> bench_real.Job:
+        done = bench_real.Job(name, [])
+        done.result = {"balanced_accuracy": score, "macro_f1": score}
+        done.cpu = done.wall = 600.0
+        return done
+
+    rows = bench_real.summarize(
+        [
+            job("wikiart7-large reference seed 0", 0.44),
+            job("wikiart7-large reference-equal-cpu seed 0", 0.35),
+        ]
+    )
+    by_name = {item["name"]: item["value"] for item in rows}
+    assert by_name["wikiart7-large, reference: test balanced accuracy"] == 0.44
+    label = "reference for 3 epochs (the defaults' CPU time)"
+    assert by_name[f"wikiart7-large, {label}: test balanced accuracy"] == 0.35

@@ -818,7 +818,7 @@ def test_epochs_come_from_the_number_of_training_images() -> None:
 
     # 8k paintings less the validation carve: about ten CPU-minutes' worth; 1.4k: more
     # passes, but fewer images seen in all; a handful: the range's top
-    assert classifier_epochs(6_828) == 40
+    assert classifier_epochs(6_828) == 36
     assert classifier_epochs(1_260) == EPOCH_RANGE[1]
     assert classifier_epochs(1_260) * 1_260 < IMAGE_PASSES
     assert classifier_epochs(10) == EPOCH_RANGE[1]
@@ -891,3 +891,35 @@ def test_tta_averages_the_mirror_and_five_zoomed_crops() -> None:
     expected = (own + sum(Spy()(view).softmax(dim=1) for view in model.seen)) / 12
     assert torch.allclose(averaged, expected)
     assert torch.allclose(averaged.sum(dim=1), torch.ones(2))
+
+
+def test_train_side_is_a_share_of_size_in_whole_pixels() -> None:
+    from artstyle.train.tasks.classifier import train_side
+
+    assert train_side(64, 0.75) == 48
+    assert train_side(64, 1.0) == 64
+    assert train_side(128, 0.6) == 77
+    assert train_side(32, 0.25) == 16  # never below 16 px
+    assert train_side(16, 0.5) == 16
+    assert ClassifierConfig().train_scale == 1.0
+
+
+def test_train_scale_trains_on_smaller_crops_and_evaluates_whole_images(
+    tiny_data, tmp_path, monkeypatch
+) -> None:
+    from artstyle.models.classifier import ResNetClassifier
+
+    seen: list[tuple[bool, int]] = []
+    original = ResNetClassifier.forward_features
+
+    def spy(self, x):
+        seen.append((self.training, x.shape[-1]))
+        return original(self, x)
+
+    monkeypatch.setattr(ResNetClassifier, "forward_features", spy)
+    run = tmp_path / "run"
+    args = _train_args(tiny_data, run, tmp_path / "cache", "--epochs", "1", "--train-scale", "0.5")
+    assert main(args) == 0
+    assert {side for training, side in seen if training} == {16}  # 32 px images, 16 px crops
+    assert {side for training, side in seen if not training} == {32}  # validation and test
+    assert yaml.safe_load((run / "config.yaml").read_text())["train_scale"] == 0.5

@@ -257,9 +257,9 @@ BALANCE_STRATEGIES = ("none", "weights", "resample", "sampler", "logit-adjust")
 
 # Epochs of a classifier left at ``epochs: null`` come from the number of training images: about
 # IMAGE_PASSES images seen in all, within EPOCH_RANGE. 7.6k paintings (6.8k after the validation
-# carve) get 40 epochs, about ten CPU-minutes at 64 px; 1.4k get the range's top, fewer images
+# carve) get 36 epochs, about ten CPU-minutes at 64 px; 1.4k get the range's top, fewer images
 # seen in all (docs/benchmarks.md, section real).
-IMAGE_PASSES = 273_000
+IMAGE_PASSES = 245_000
 EPOCH_RANGE = (10, 80)
 
 
@@ -332,6 +332,14 @@ class ClassifierConfig(TrainConfig):
         0.35, gt=0.0, le=1.0, description="smallest area share of a random resized crop"
     )
     flip: bool = True
+    train_scale: float = Field(
+        1.0,
+        ge=0.25,
+        le=1.0,
+        description="training crops are resized to this share of size (0.75: 48 px crops of "
+        "64 px images, about half the cost of a step; on real paintings it scored lower on "
+        "test, docs/real-paintings.md)",
+    )
     jitter: float = Field(0.4, ge=0.0, le=1.0, description="brightness/contrast/saturation jitter")
     mixup: float = Field(
         0.0, ge=0.0, description="mixup alpha (0: off): blend image pairs and their labels"

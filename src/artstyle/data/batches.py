@@ -149,6 +149,7 @@ def augment(
     crop_scale: tuple[float, float] | None = (0.35, 1.0),
     jitter: float = 0.1,
     share: tuple[int, int] = (0, 1),
+    out_size: int | None = None,
 ) -> torch.Tensor:
     """Random flip, random resized crop and colour jitter of a normalised ``(B, 3, S, S)`` batch.
 
@@ -158,11 +159,15 @@ def augment(
     of the image (None: no crop); ``jitter`` the largest relative change of
     brightness, contrast and saturation (0: none); ``share`` this process's
     (rank, world size) when a global batch is split over processes
-    (:func:`shared_rand`). Returns a new tensor, laid out channels_last.
+    (:func:`shared_rand`); ``out_size`` the side of the result (None: S), to
+    which each crop (or, without crops, the whole image) is resized. Returns a
+    new tensor, laid out channels_last.
     """
     if x.ndim != 4 or x.shape[1] != 3:
         raise ValueError(f"augment expects a (B, 3, S, S) batch, got {tuple(x.shape)}")
     batch = x.shape[0]
+    if out_size is not None and out_size < 1:
+        raise ValueError(f"out_size must be a positive number of pixels, got {out_size}")
     if batch == 0:
         return x.clone()
 
@@ -174,11 +179,14 @@ def augment(
         if flip:
             flip_sign = torch.where(draw(batch) < 0.5, -1.0, 1.0)
         if crop_scale is not None:
-            x = _random_resized_crop(x, draw, flip_sign, crop_scale)
-        elif flip:
-            x = torch.where((flip_sign < 0).view(-1, 1, 1, 1), x.flip(3), x)
+            x = _random_resized_crop(x, draw, flip_sign, crop_scale, out_size)
         else:
-            x = x.clone()
+            if flip:
+                x = torch.where((flip_sign < 0).view(-1, 1, 1, 1), x.flip(3), x)
+            else:
+                x = x.clone()
+            if out_size is not None and out_size != x.shape[2]:
+                x = F.interpolate(x, size=(out_size, out_size), mode="bilinear", antialias=True)
         if jitter > 0:
             x = _colour_jitter(x, 1 + jitter * (2 * draw(batch, 3) - 1))
         # the layout the convolutions run fastest on, converted here on one thread
@@ -186,7 +194,7 @@ def augment(
 
 
 def _random_resized_crop(
-    x, draw, flip_sign: torch.Tensor, crop_scale: tuple[float, float]
+    x, draw, flip_sign: torch.Tensor, crop_scale: tuple[float, float], out_size: int | None = None
 ) -> torch.Tensor:
     """Crop a random box of each image and resize it back to S x S, all in one ``grid_sample``."""
     low, high = crop_scale
@@ -203,7 +211,8 @@ def _random_resized_crop(
     centre_x = (1 - width) * (2 * draw(batch) - 1)
     centre_y = (1 - height) * (2 * draw(batch) - 1)
     # A negative x scale mirrors the crop: the flip costs nothing.
-    grid = _box_grid(width * flip_sign, centre_x, height, centre_y, x.shape[2], x.shape[3])
+    out_h, out_w = (out_size, out_size) if out_size else (x.shape[2], x.shape[3])
+    grid = _box_grid(width * flip_sign, centre_x, height, centre_y, out_h, out_w)
     grid = grid.to(x.dtype)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
@@ -296,6 +305,7 @@ class DeviceData:
         flip: bool = True,
         crop_scale: tuple[float, float] | None = (0.35, 1.0),
         jitter: float = 0.1,
+        out_size: int | None = None,
     ) -> None:
         if isinstance(labels, (str, torch.device)):
             raise TypeError("DeviceData(source, labels, device): pass the device as device=...")
@@ -314,7 +324,12 @@ class DeviceData:
         if len(labels) != images.shape[0]:
             raise ValueError(f"{images.shape[0]} images but {len(labels)} labels")
         self.device = torch.device(device) if device is not None else torch.device("cpu")
-        self.augment_options = {"flip": flip, "crop_scale": crop_scale, "jitter": jitter}
+        self.augment_options = {
+            "flip": flip,
+            "crop_scale": crop_scale,
+            "jitter": jitter,
+            "out_size": out_size,
+        }
         host = images if isinstance(images, torch.Tensor) else _tensor_view(images)
         # On CPU "on the device" is the host array itself (a view of the memory map, no copy).
         self.on_device = _fits(host.numel(), self.device)

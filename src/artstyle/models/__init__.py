@@ -175,7 +175,7 @@ _resnet = _family(
 # stages of one block each; mean+std pooling; ~0.3 M parameters.
 _resnet("resnet_tiny", "CPU demo size (64 px)", {"widths": (32, 64, 128), "depths": (1, 1, 1)})
 # The default for real paintings on a CPU: resnet_tiny's layout 1.5x wider, at 64 px. A step
-# is cheap enough for 40 epochs of 8k paintings in about ten CPU-minutes; on a validation carve
+# is cheap enough for 36 epochs of 8k paintings in about ten CPU-minutes; on a validation carve
 # of real paintings that matched 128 px inputs trained for the same time, and beat four stages
 # from 24 channels without the stem's max-pool (docs/real-paintings.md).
 _resnet("resnet_cpu", "CPU, real paintings (64 px)", {"widths": (48, 96, 192), "depths": (1, 1, 1)})

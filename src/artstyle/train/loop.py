@@ -35,7 +35,7 @@ from torch import nn
 from artstyle.config import TrainConfig
 from artstyle.errors import ArtstyleError
 from artstyle.progress import Progress
-from artstyle.threads import use_threads
+from artstyle.threads import keep_freed_memory, use_threads
 from artstyle.train import runs
 from artstyle.train.engine import is_launched_child, make_fabric, resolve_precision, sync_batchnorm
 from artstyle.train.optim import EMA, Schedule, make_optimizer
@@ -382,6 +382,7 @@ def fit(
     local_processes = fabric.world_size // max(1, config.num_nodes)
     per_process = max(1, config.threads // max(1, local_processes))
     use_threads(per_process if fabric.device.type == "cpu" else config.threads)
+    keep_freed_memory()
     if fabric.device.type == "cpu":
         # the same seed gives the same numbers to the last digit (CUDA keeps its fast kernels)
         torch.use_deterministic_algorithms(True, warn_only=True)

@@ -64,6 +64,7 @@ class ClassifierTask(ArrayTask):
             "flip": self.config.flip,
             "crop_scale": (self.config.crop_scale, 1.0),
             "jitter": self.config.jitter,
+            "out_size": train_side(self.config.size, self.config.train_scale),
         }
         self.put_on_device(device, share, augment=options)
         if self.balance_counts.sum() > 0:
@@ -283,6 +284,12 @@ def make_task(config: ClassifierConfig, data: ClassifierData, *, run: RunFolder,
 
 
 SPEC = TaskSpec(TASK, ClassifierConfig, make_task)
+
+
+def train_side(size: int, train_scale: float) -> int:
+    """The side training crops are resized to: ``train_scale`` of ``size``, at least 16 px
+    (a whole number of pixels; 48 for 64 px at the default 0.75)."""
+    return max(16, min(size, round(size * train_scale)))
 
 
 def tta_averaged(
