@@ -76,7 +76,7 @@ def keep_freed_memory() -> bool:
     """Ask glibc's malloc to reuse freed buffers rather than return them to the system.
 
     On a 2-core machine a classifier step ran about 8% faster and its system time fell
-    from 8% of the run to 2% (docs/benchmarks.md). A no-op, returning False, where the C
+    from 8% of the run to 2% (docs/real-paintings.md). A no-op, returning False, where the C
     library is not glibc (macOS, Windows, musl) or a malloc variable in the environment
     already chose; the numbers a run computes do not change.
     """
