@@ -75,8 +75,9 @@ _allocator_tuned = False
 def keep_freed_memory() -> bool:
     """Ask glibc's malloc to reuse freed buffers rather than return them to the system.
 
-    On a 2-core machine a classifier step ran about 8% faster and its system time fell
-    from 8% of the run to 2% (docs/real-paintings.md). A no-op, returning False, where the C
+    On a 2-core machine, classifier runs of the same length took 11-14% less CPU time for
+    the same scores, their system time down from 7-10% of the run to 2% or less
+    (docs/real-paintings.md). A no-op, returning False, where the C
     library is not glibc (macOS, Windows, musl) or a malloc variable in the environment
     already chose; the numbers a run computes do not change.
     """

@@ -196,7 +196,8 @@ def augment(
 def _random_resized_crop(
     x, draw, flip_sign: torch.Tensor, crop_scale: tuple[float, float], out_size: int | None = None
 ) -> torch.Tensor:
-    """Crop a random box of each image and resize it back to S x S, all in one ``grid_sample``."""
+    """Crop a random box of each image and resize it to ``out_size`` (None: back to S x S), all
+    in one ``grid_sample``."""
     low, high = crop_scale
     if not 0 < low <= high <= 1:
         raise ValueError(f"crop_scale must satisfy 0 < low <= high <= 1, got {crop_scale}")

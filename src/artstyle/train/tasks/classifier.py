@@ -287,8 +287,8 @@ SPEC = TaskSpec(TASK, ClassifierConfig, make_task)
 
 
 def train_side(size: int, train_scale: float) -> int:
-    """The side training crops are resized to: ``train_scale`` of ``size``, at least 16 px
-    (a whole number of pixels; 48 for 64 px at the default 0.75)."""
+    """The side training crops are resized to: ``train_scale`` of ``size`` in whole pixels,
+    at least 16 (48 for 64 px at 0.75; ``size`` itself at the default 1)."""
     return max(16, min(size, round(size * train_scale)))
 
 
