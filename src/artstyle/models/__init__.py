@@ -179,9 +179,9 @@ _resnet("resnet_tiny", "CPU demo size (64 px)", {"widths": (32, 64, 128), "depth
 # The default for real paintings on a CPU: resnet_tiny's layout 1.5x wider, at 64 px, pooling
 # the mean and standard deviation of every stage (multiscale), not only of the last. A step
 # is cheap enough for 36 epochs of 8k paintings in about ten CPU-minutes; on a validation carve
-# of real paintings that matched 128 px inputs trained for the same time; the first stage's
-# statistics (16x16) keep fine structure that the last stage's 4x4 loses: on styles told apart
-# by structure alone they lifted test from 0.74 to 0.83, and on paintings scored the same
+# of real paintings that matched 128 px inputs trained for the same time. Every stage's
+# statistics scored as well as the last stage's alone on paintings and on styles told apart
+# by structure, and the features hold the early stages' (16x16) colour and texture as well
 # (docs/real-paintings.md).
 _resnet(
     "resnet_cpu",
