@@ -835,7 +835,7 @@ def test_epochs_come_from_the_number_of_training_images() -> None:
 
     # 8k paintings less the validation carve: about ten CPU-minutes' worth; 1.4k: more
     # passes, but fewer images seen in all; a handful: the range's top
-    assert classifier_epochs(6_828) == 36
+    assert classifier_epochs(6_828) == 31
     assert classifier_epochs(1_260) == EPOCH_RANGE[1]
     assert classifier_epochs(1_260) * 1_260 < IMAGE_PASSES
     assert classifier_epochs(10) == EPOCH_RANGE[1]
@@ -843,25 +843,28 @@ def test_epochs_come_from_the_number_of_training_images() -> None:
     assert ClassifierConfig().epochs is None
 
 
-def test_the_default_network_pools_the_statistics_of_every_stage() -> None:
+def test_the_default_network_keeps_half_resolution_and_pools_every_stage() -> None:
     from artstyle.models import build_model
     from artstyle.models.classifier import mean_std
 
     model = build_model(ClassifierConfig().model, num_classes=7).eval()
     widths = model.config.widths
-    assert model.config.pool == "multiscale" and len(widths) == 3
+    assert model.config.pool == "multiscale" and widths == (16, 48, 96, 192)
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
         features = model.forward_features(x)
-        # each stage's channel means and standard deviations, the first stage's (16x16) first
+        # each stage's channel means and standard deviations, the first stage's first
         assert features.shape == (2, 2 * sum(widths))
         first = model.stages[0](model.stem(x))
-        assert first.shape[-1] == 16
+        # no max-pool after the stride-2 stem: the first stage sees 32x32 of a 64 px image,
+        # where the fine structure that tells styles apart still shows
+        assert first.shape[-2:] == (32, 32)
         torch.testing.assert_close(features[:, : 2 * widths[0]], mean_std(first))
         assert model(x).shape == (2, 7)
     # a size's own preset wins over its family's common arguments: the demo's resnet_tiny
-    # keeps the family's last-stage pooling
-    assert build_model("resnet_tiny", num_classes=7).config.pool == "avgstd"
+    # keeps the family's max-pool and last-stage pooling
+    tiny = build_model("resnet_tiny", num_classes=7).config
+    assert tiny.pool == "avgstd" and tiny.stem_pool
 
 
 def test_a_run_without_epochs_says_and_records_how_many_it_chose(

@@ -257,9 +257,9 @@ BALANCE_STRATEGIES = ("none", "weights", "resample", "sampler", "logit-adjust")
 
 # Epochs of a classifier left at ``epochs: null`` come from the number of training images: about
 # IMAGE_PASSES images seen in all, within EPOCH_RANGE. 7.6k paintings (6.8k after the validation
-# carve) get 36 epochs, about ten CPU-minutes at 64 px; 1.4k get the range's top, fewer images
+# carve) get 31 epochs, about ten CPU-minutes at 64 px; 1.4k get the range's top, fewer images
 # seen in all (docs/benchmarks.md, section real).
-IMAGE_PASSES = 245_000
+IMAGE_PASSES = 212_000
 EPOCH_RANGE = (10, 80)
 
 
