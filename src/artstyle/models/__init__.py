@@ -162,7 +162,7 @@ def _family(target: str, kind: str, **common: Any) -> Callable[[str, str, dict[s
     return add
 
 
-# ResNet classifiers: the stride-2 stem, its max-pool and, unless a size says otherwise,
+# ResNet classifiers: the stride-2 stem and, unless a size says otherwise, its max-pool and
 # mean+std pooling of the last stage.
 _resnet = _family(
     "artstyle.models.classifier:ResNetClassifier",
@@ -181,9 +181,10 @@ _resnet("resnet_tiny", "CPU demo size (64 px)", {"widths": (32, 64, 128), "depth
 # stripes, brushwork) still shows, kept cheap by its 16 channels; four stages of one block
 # (16-48-96-192); the mean and standard deviation of every stage pooled (multiscale). A step
 # costs about what resnet_tiny's layout 1.5x wider did (15% more in whole runs), and 31 epochs
-# of 8k paintings take about ten CPU-minutes. Against that layout (48-96-192 after the max-pool) it scored within the
-# spread between seeds on real paintings (0.01-0.02 lower on the bench's two sets) and 0.86
-# against 0.74 on styles told apart by structure only (docs/real-paintings.md).
+# of 8k paintings take about ten CPU-minutes. Against that layout (48-96-192 after the
+# max-pool) it scored within the spread between seeds on real paintings (0.01-0.02 lower on
+# the bench's two sets) and 0.86 against 0.74 on styles told apart by structure only
+# (docs/real-paintings.md).
 _resnet(
     "resnet_cpu",
     "CPU, real paintings (64 px)",
