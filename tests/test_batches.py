@@ -107,6 +107,42 @@ def test_crop_zooms_in():
     assert 0.3 * span_in < span_out < 0.7 * span_in
 
 
+def _shift_of(out: torch.Tensor, x: torch.Tensor, reach: int) -> tuple[int, int] | None:
+    """The whole-pixel shift (dy, dx) that maps ``x``'s interior onto ``out``'s, if one does."""
+    side = x.shape[-1]
+    inner = slice(reach, side - reach)
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            moved = x[:, reach + dy : side - reach + dy, reach + dx : side - reach + dx]
+            if torch.equal(out[:, inner, inner], moved):
+                return dy, dx
+    return None
+
+
+def test_translate_shifts_whole_pixels_within_reach_and_mirrors_the_border():
+    x = torch.randn(64, 3, 16, 16)
+    out = augment(
+        x, torch.Generator().manual_seed(0), flip=False, crop_scale=None, jitter=0, translate=0.125
+    )
+    shifts = [_shift_of(o, i, reach=2) for o, i in zip(out, x, strict=True)]
+    assert all(shift is not None for shift in shifts)  # pixel values kept: no resampling blur
+    assert {dy for dy, _ in shifts} == {-2, -1, 0, 1, 2} == {dx for _, dx in shifts}
+    # the border mirrors the image: shifted by two rows down, row 0 repeats row 1 and row 1 row 0
+    index = shifts.index((-2, 0))
+    torch.testing.assert_close(out[index, :, 0], x[index, :, 1])
+    torch.testing.assert_close(out[index, :, 1], x[index, :, 0])
+    # with flips, mirrored images are shifted the same way
+    flipped = augment(
+        x, torch.Generator().manual_seed(0), flip=True, crop_scale=None, jitter=0, translate=0.125
+    )
+    mirrored = [_shift_of(o.flip(-1), i, reach=2) for o, i in zip(flipped, x, strict=True)]
+    straight = [_shift_of(o, i, reach=2) for o, i in zip(flipped, x, strict=True)]
+    assert all(a is not None or b is not None for a, b in zip(mirrored, straight, strict=True))
+    assert sum(a is not None for a in mirrored) > 16
+    with pytest.raises(ValueError, match="translate must be in"):
+        augment(x, torch.Generator(), crop_scale=None, translate=0.75)
+
+
 def test_colour_jitter_matches_step_by_step_reference():
     x = normalize(torch.from_numpy(_images(2, 8)))
     factors = torch.tensor([[1.1, 0.9, 1.05], [0.95, 1.1, 0.9]])

@@ -104,7 +104,10 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Pa
                 pixels[..., label] += 90
                 write_image_array(data / split / style / f"{k:02d}.jpg", pixels)
     # 48 training images after a 12-image validation split: whole global batches of 16
-    common = ("--epochs", "3", "--val-fraction", "0.2", "--seed", "3")
+    # dropout draws its masks per process, unlike the augmentation (shared_rand): off here;
+    # resnet_tiny, whose per-rank BatchNorm gap the tolerances below were measured on
+    common = ("--epochs", "3", "--val-fraction", "0.2", "--seed", "3", "--dropout", "0")
+    common += ("--model", "resnet_tiny")
     histories = {}
     for name, options in {
         "one": ("--devices", "1", "--batch-size", "16"),

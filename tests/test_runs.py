@@ -60,14 +60,15 @@ def _with_trained_batchnorm_statistics(model):
     return model
 
 
-@pytest.mark.parametrize("name", ["resnet_tiny", "conv_ae"])
+@pytest.mark.parametrize("name", ["resnet_tiny", "plain_cpu", "conv_ae"])
 def test_folding_batchnorm_keeps_the_eval_outputs(name: str) -> None:
     import copy
 
-    from artstyle.models import fold_batchnorm
+    from artstyle.models import fold_batchnorm, get_architecture
 
     torch.manual_seed(0)
-    model = build_model(name, **({"num_classes": 5} if name.startswith("resnet") else {}))
+    classifier = get_architecture(name).kind == "classifier"
+    model = build_model(name, **({"num_classes": 5} if classifier else {}))
     model = _with_trained_batchnorm_statistics(model).to(memory_format=torch.channels_last).eval()
     n_norms = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     folded = copy.deepcopy(model).train()
@@ -78,11 +79,37 @@ def test_folding_batchnorm_keeps_the_eval_outputs(name: str) -> None:
     assert first.bias is not None and first.weight.is_contiguous(memory_format=torch.channels_last)
     x = torch.randn(3, 3, 64, 64)
     with torch.no_grad():
-        if name.startswith("resnet"):
+        if classifier:
             torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-4)
         else:
             torch.testing.assert_close(folded.encode(x), model.encode(x), rtol=1e-4, atol=1e-4)
             torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_the_plain_layout_convolves_every_pixel_then_halves_per_stage() -> None:
+    from artstyle.models.classifier import PlainClassifier, mean_std
+
+    model = build_model("plain_cpu", num_classes=7).eval()
+    assert isinstance(model, PlainClassifier) and model.config.widths == (16, 32, 64, 128)
+    first_conv = model.stages[0][0]
+    assert first_conv.stride == (1, 1) and first_conv.in_channels == 3
+    # two convolutions (BatchNorm, GELU) then a 2x2 max-pool in each stage; no shortcuts
+    kinds = [type(m).__name__ for m in model.stages[0]]
+    assert kinds == ["Conv2d", "BatchNorm2d", "GELU", "Conv2d", "BatchNorm2d", "GELU", "MaxPool2d"]
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        sides, h = [], x
+        for stage in model.stages:
+            h = stage(h)
+            sides.append(h.shape[-1])
+        assert sides == [32, 16, 8, 4]
+        torch.testing.assert_close(model.forward_features(x), h.mean(dim=(2, 3)))
+        # depth 2: two pairs of convolutions a stage; multiscale pools every stage
+        deep = build_model("plain_cpu", num_classes=7, depths=(2, 1, 1, 1), pool="multiscale")
+        assert sum(isinstance(m, torch.nn.Conv2d) for m in deep.stages[0]) == 4
+        features = deep.eval().forward_features(x)
+        assert features.shape == (2, 2 * (16 + 32 + 64 + 128))
+        torch.testing.assert_close(features[:, :32], mean_std(deep.stages[0](x)))
 
 
 def test_unknown_architecture_and_argument_are_named() -> None:

@@ -257,9 +257,9 @@ BALANCE_STRATEGIES = ("none", "weights", "resample", "sampler", "logit-adjust")
 
 # Epochs of a classifier left at ``epochs: null`` come from the number of training images: about
 # IMAGE_PASSES images seen in all, within EPOCH_RANGE. 7.6k paintings (6.8k after the validation
-# carve) get 31 epochs, about ten CPU-minutes at 64 px; 1.4k get the range's top, fewer images
-# seen in all (docs/benchmarks.md, section real).
-IMAGE_PASSES = 212_000
+# carve) get 18 epochs of plain_cpu, about ten CPU-minutes at 64 px; 1.4k get the range's top,
+# fewer images seen in all (docs/benchmarks.md, section real).
+IMAGE_PASSES = 123_000
 EPOCH_RANGE = (10, 80)
 
 
@@ -283,12 +283,13 @@ SYNTHETIC_RECIPE: dict[str, Any] = {
     "dropout": 0.0,
     "tta": False,
     "crop_scale": 0.8,
+    "translate": 0.0,
     "jitter": 0.1,
 }
 
 
 class ClassifierConfig(TrainConfig):
-    """``artstyle train classifier``: a from-scratch residual CNN (defaults chosen on real paintings).
+    """``artstyle train classifier``: a from-scratch CNN (defaults chosen on real paintings).
 
     The defaults were chosen on a validation carve of real WikiArt paintings (wikiart7-large)
     and scored once on their test split: docs/benchmarks.md, section real. The synthetic demo
@@ -305,7 +306,7 @@ class ClassifierConfig(TrainConfig):
     lr: float = Field(2e-3, gt=0.0)
     weight_decay: float = Field(0.05, ge=0.0)
     model: str = Field(
-        "resnet_cpu", description="architecture name (artstyle.models.architecture_names())"
+        "plain_cpu", description="architecture name (artstyle.models.architecture_names())"
     )
     width: int | None = Field(None, ge=4, description="first-stage width; later stages double it")
     depth: int | None = Field(None, ge=1, description="residual blocks per stage")
@@ -313,7 +314,7 @@ class ClassifierConfig(TrainConfig):
         None,
         description="global pooling: mean; mean and std per channel; mean and std of every stage",
     )
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    dropout: float = Field(0.2, ge=0.0, lt=1.0)
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
     balance: Literal["none", "weights", "resample", "sampler", "logit-adjust"] = "logit-adjust"
     class_weights: Literal["inverse", "sqrt", "effective"] = Field(
@@ -329,7 +330,17 @@ class ClassifierConfig(TrainConfig):
     logit_tau: float = Field(1.0, ge=0.0, description="strength of --balance logit-adjust")
     augment: bool = True
     crop_scale: float = Field(
-        0.35, gt=0.0, le=1.0, description="smallest area share of a random resized crop"
+        0.35,
+        gt=0.0,
+        le=1.0,
+        description="smallest area share of a random resized crop (used with --translate 0)",
+    )
+    translate: float = Field(
+        0.125,
+        ge=0.0,
+        le=0.5,
+        description="instead of the random resized crop: a random shift of up to this share of "
+        "the side, in whole pixels, the border mirrored (0: the crop)",
     )
     flip: bool = True
     train_scale: float = Field(
@@ -340,7 +351,12 @@ class ClassifierConfig(TrainConfig):
         "64 px images, about half the cost of a step; on real paintings it scored lower on "
         "test, docs/real-paintings.md)",
     )
-    jitter: float = Field(0.4, ge=0.0, le=1.0, description="brightness/contrast/saturation jitter")
+    jitter: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="brightness/contrast/saturation jitter (paintings keep their palette: 0)",
+    )
     mixup: float = Field(
         0.0, ge=0.0, description="mixup alpha (0: off): blend image pairs and their labels"
     )
@@ -355,7 +371,7 @@ class ClassifierConfig(TrainConfig):
         "(the image and its mirror, plus crops: --tta-crop)",
     )
     tta_crop: float = Field(
-        0.75,
+        1.0,
         gt=0.0,
         le=1.0,
         description="with tta: also the four corner crops and the centre crop of this share of "
@@ -365,7 +381,7 @@ class ClassifierConfig(TrainConfig):
 
 # Keys added to a config after runs were written without them: a run's config.yaml that lacks
 # one is read with the value that reproduces what that run did (not today's default).
-ADDED_KEYS_AS_BEFORE: dict[str, Any] = {"tta_crop": 1.0}
+ADDED_KEYS_AS_BEFORE: dict[str, Any] = {"tta_crop": 1.0, "translate": 0.0}
 
 
 class CompareBalanceConfig(ClassifierConfig):
@@ -812,7 +828,9 @@ class LabelIssuesConfig(ClassifierConfig):
     weight_decay: float = Field(5e-4, ge=0.0)
     balance: Literal["none", "weights", "resample", "sampler", "logit-adjust"] = "none"
     crop_scale: float = Field(0.6, gt=0.0, le=1.0)
+    translate: float = Field(0.0, ge=0.0, le=0.5)
     jitter: float = Field(0.1, ge=0.0, le=1.0)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
     # milder crops than the classifier's defaults leave little zoom to make up at test, and the
     # quick recipe was tuned on planted label flips with the mirror alone
     tta_crop: float = Field(1.0, gt=0.0, le=1.0)

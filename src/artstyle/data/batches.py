@@ -150,6 +150,7 @@ def augment(
     jitter: float = 0.1,
     share: tuple[int, int] = (0, 1),
     out_size: int | None = None,
+    translate: float = 0.0,
 ) -> torch.Tensor:
     """Random flip, random resized crop and colour jitter of a normalised ``(B, 3, S, S)`` batch.
 
@@ -160,8 +161,11 @@ def augment(
     brightness, contrast and saturation (0: none); ``share`` this process's
     (rank, world size) when a global batch is split over processes
     (:func:`shared_rand`); ``out_size`` the side of the result (None: S), to
-    which each crop (or, without crops, the whole image) is resized. Returns a
-    new tensor, laid out channels_last.
+    which each crop (or, without crops, the whole image) is resized;
+    ``translate`` (with ``crop_scale`` None) the largest shift of the image, as
+    a share of its side, in whole pixels with the border mirrored: the scale of
+    the brushwork is kept, where a resized crop zooms. Returns a new tensor,
+    laid out channels_last.
     """
     if x.ndim != 4 or x.shape[1] != 3:
         raise ValueError(f"augment expects a (B, 3, S, S) batch, got {tuple(x.shape)}")
@@ -180,6 +184,8 @@ def augment(
             flip_sign = torch.where(draw(batch) < 0.5, -1.0, 1.0)
         if crop_scale is not None:
             x = _random_resized_crop(x, draw, flip_sign, crop_scale, out_size)
+        elif translate > 0:
+            x = _random_translate(x, draw, flip_sign, translate, out_size)
         else:
             if flip:
                 x = torch.where((flip_sign < 0).view(-1, 1, 1, 1), x.flip(3), x)
@@ -216,6 +222,24 @@ def _random_resized_crop(
     grid = _box_grid(width * flip_sign, centre_x, height, centre_y, out_h, out_w)
     grid = grid.to(x.dtype)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _random_translate(
+    x, draw, flip_sign: torch.Tensor, translate: float, out_size: int | None = None
+) -> torch.Tensor:
+    """Shift each image by whole pixels, up to ``translate`` of its side each way, the border
+    mirrored, and resize it to ``out_size`` (None: keep S x S), all in one ``grid_sample``."""
+    if not 0 < translate <= 0.5:
+        raise ValueError(f"translate must be in (0, 0.5], got {translate}")
+    batch, side = x.shape[0], x.shape[2]
+    reach = max(1, round(translate * side))  # pixels each way
+    # whole-pixel shifts in -reach..reach, each as likely; in grid units a pixel is 2 / side
+    pixels = torch.floor(draw(batch, 2) * (2 * reach + 1)).clamp(max=2 * reach) - reach
+    shift = 2 * pixels / side
+    out_h, out_w = (out_size, out_size) if out_size else (x.shape[2], x.shape[3])
+    ones = torch.ones(batch, device=x.device, dtype=shift.dtype)
+    grid = _box_grid(flip_sign, shift[:, 0], ones, shift[:, 1], out_h, out_w).to(x.dtype)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
 def _box_grid(
@@ -307,6 +331,7 @@ class DeviceData:
         crop_scale: tuple[float, float] | None = (0.35, 1.0),
         jitter: float = 0.1,
         out_size: int | None = None,
+        translate: float = 0.0,
     ) -> None:
         if isinstance(labels, (str, torch.device)):
             raise TypeError("DeviceData(source, labels, device): pass the device as device=...")
@@ -330,6 +355,7 @@ class DeviceData:
             "crop_scale": crop_scale,
             "jitter": jitter,
             "out_size": out_size,
+            "translate": translate,
         }
         host = images if isinstance(images, torch.Tensor) else _tensor_view(images)
         # On CPU "on the device" is the host array itself (a view of the memory map, no copy).

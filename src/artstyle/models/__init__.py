@@ -204,6 +204,18 @@ _resnet(
     "resnet_gpu", "GPU size (128-224 px)", {"widths": (64, 128, 256, 512), "depths": (2, 2, 2, 2)}
 )
 
+# Plain VGG-style classifiers: no stem, each stage two 3x3 convolutions (BatchNorm, GELU) at its
+# full resolution and a 2x2 max-pool; the channel means of the last stage.
+_plain = _family("artstyle.models.classifier:PlainClassifier", "classifier", pool="avg")
+# The reference script's layout (bench/reference_classifier.py) at half its width: the first
+# stage's convolutions see every pixel of a 64 px image, at 53 M multiply-adds an image (the
+# reference's 211 M, resnet_cpu's 28 M).
+_plain(
+    "plain_cpu",
+    "CPU, real paintings (64 px)",
+    {"widths": (16, 32, 64, 128), "depths": (1, 1, 1, 1)},
+)
+
 # Convolutional autoencoders: every size has the stride-2 stem.
 _conv_ae = _family("artstyle.models.autoencoder:ConvAutoencoder", "autoencoder", stem_stride=2)
 # Convolutional autoencoder for a CPU: a stride-2 stem and two stages take 64 px

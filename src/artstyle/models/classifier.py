@@ -1,16 +1,20 @@
-"""A residual CNN for style classification, trained from scratch (no pretrained weights).
+"""CNNs for style classification, trained from scratch (no pretrained weights).
 
-The layout follows ResNet (He et al. 2016, "Deep Residual Learning for Image
-Recognition"): a convolutional stem, stages of basic blocks whose first block
-halves the resolution, global pooling and a linear head. Width and depth per
-stage come from :class:`ResNetConfig`; the registry in
-:mod:`artstyle.models` names presets (``resnet_tiny`` for a CPU, ``resnet_gpu``
-for a GPU).
+Two layouts share one interface. :class:`ResNetClassifier` follows ResNet
+(He et al. 2016, "Deep Residual Learning for Image Recognition"): a
+convolutional stem, stages of basic blocks whose first block halves the
+resolution, global pooling and a linear head. :class:`PlainClassifier` is the
+plain VGG layout (Simonyan & Zisserman 2015): no stem, stages of two 3x3
+convolutions with BatchNorm and GELU at the stage's full resolution, each
+followed by a 2x2 max-pool. Width and depth per stage come from their
+configs; the registry in :mod:`artstyle.models` names presets (``plain_cpu``
+for real paintings on a CPU, ``resnet_tiny`` for the demo, ``resnet_gpu`` for
+a GPU).
 
 ``forward_features`` gives the pooled embedding used for clustering,
 ``forward_head`` the class logits (the timm split).
 
-    python -c "from artstyle.models import build_model; m = build_model('resnet_tiny', num_classes=27); print(m)"
+    python -c "from artstyle.models import build_model; m = build_model('plain_cpu', num_classes=27); print(m)"
 """
 
 from __future__ import annotations
@@ -25,13 +29,12 @@ POOLS = ("avg", "avgstd", "multiscale")
 
 
 @dataclass
-class ResNetConfig:
+class StagesConfig:
+    """What every layout shares: classes, stage widths and depths, pooling, dropout."""
+
     num_classes: int = 27
     widths: tuple[int, ...] = (32, 64, 128)
     depths: tuple[int, ...] = (1, 1, 1)
-    stem_width: int | None = None  # default: widths[0]
-    stem_stride: int = 2
-    stem_pool: bool = False  # a 3x3 max-pool after the stem (ResNet's ImageNet stem)
     # "avg": channel means of the last stage; "avgstd": means and standard
     # deviations; "multiscale": means and standard deviations of every stage
     pool: str = "avg"
@@ -52,14 +55,32 @@ class ResNetConfig:
             raise ValueError(f"num_classes must be at least 1, got {self.num_classes}")
         if self.pool not in POOLS:
             raise ValueError(f"pool must be one of {', '.join(POOLS)}, got {self.pool!r}")
-        if self.stem_stride not in (1, 2):
-            raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
 
     @property
     def feature_dim(self) -> int:
         if self.pool == "multiscale":
             return 2 * sum(self.widths)
         return self.widths[-1] * (2 if self.pool == "avgstd" else 1)
+
+
+@dataclass
+class ResNetConfig(StagesConfig):
+    stem_width: int | None = None  # default: widths[0]
+    stem_stride: int = 2
+    stem_pool: bool = False  # a 3x3 max-pool after the stem (ResNet's ImageNet stem)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
+
+
+@dataclass
+class PlainConfig(StagesConfig):
+    """``depths``: pairs of convolutions per stage (the reference VGG block is one pair)."""
+
+    widths: tuple[int, ...] = (16, 32, 64, 128)
+    depths: tuple[int, ...] = (1, 1, 1, 1)
 
 
 def conv_bn(
@@ -116,6 +137,23 @@ def mean_std(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([mean.flatten(1), torch.sqrt(var + 1e-5)], dim=1).to(dtype)
 
 
+def pool_stages(stages: nn.Sequential, x: torch.Tensor, pool: str) -> torch.Tensor:
+    """Run ``x`` through ``stages`` and pool: (B, C, S, S) -> (B, D) as ``pool`` says."""
+    if pool == "multiscale":
+        # Statistics of every stage, as style is described by feature
+        # statistics at several depths (Gatys et al. 2016 use five layers):
+        # early stages keep colour and brushwork, late ones composition.
+        pooled = []
+        for stage in stages:
+            x = stage(x)  # (B, C_i, S_i, S_i), S_i halves from stage to stage
+            pooled.append(mean_std(x))
+        return torch.cat(pooled, dim=1)  # (B, 2 * sum(C_i))
+    x = stages(x)  # (B, C, S', S')
+    if pool == "avgstd":
+        return mean_std(x)  # (B, 2C)
+    return x.mean(dim=(2, 3))  # (B, C, S', S') -> (B, C)
+
+
 class ResNetClassifier(nn.Module):
     """Residual CNN: (B, 3, S, S) normalised images -> (B, num_classes) logits."""
 
@@ -155,19 +193,48 @@ class ResNetClassifier(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (B, D) pooled features, D = ``config.feature_dim``."""
         x = self.stem(x)  # (B, C0, S/2, S/2), or S/4 with stem_pool
-        if self.config.pool == "multiscale":
-            # Statistics of every stage, as style is described by feature
-            # statistics at several depths (Gatys et al. 2016 use five layers):
-            # early stages keep colour and brushwork, late ones composition.
-            pooled = []
-            for stage in self.stages:
-                x = stage(x)  # (B, C_i, S_i, S_i), S_i halves from stage to stage
-                pooled.append(mean_std(x))
-            return torch.cat(pooled, dim=1)  # (B, 2 * sum(C_i))
-        x = self.stages(x)  # (B, C, S', S')
-        if self.config.pool == "avgstd":
-            return mean_std(x)  # (B, 2C)
-        return x.mean(dim=(2, 3))  # (B, C, S', S') -> (B, C)
+        return pool_stages(self.stages, x, self.config.pool)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, D) features -> (B, num_classes) logits."""
+        return self.head(self.dropout(features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def conv_bn_gelu(in_channels: int, out_channels: int) -> list[nn.Module]:
+    return [*conv_bn(in_channels, out_channels), nn.GELU()]
+
+
+class PlainClassifier(nn.Module):
+    """Plain VGG-style CNN: (B, 3, S, S) normalised images -> (B, num_classes) logits.
+
+    Stage i works at S / 2**i: ``depths[i]`` pairs of 3x3 convolutions (BatchNorm, GELU),
+    then a 2x2 max-pool. No stem and no shortcuts: the first stage's convolutions see every
+    pixel, where brushwork and fine structure are.
+    """
+
+    config_class = PlainConfig
+
+    def __init__(self, config: PlainConfig) -> None:
+        super().__init__()
+        self.config = config
+        stages = []
+        in_channels = config.in_channels
+        for width, depth in zip(config.widths, config.depths, strict=True):
+            layers: list[nn.Module] = []
+            for _ in range(depth):
+                layers += conv_bn_gelu(in_channels, width) + conv_bn_gelu(width, width)
+                in_channels = width
+            stages.append(nn.Sequential(*layers, nn.MaxPool2d(2)))
+        self.stages = nn.Sequential(*stages)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.feature_dim, config.num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, D) pooled features, D = ``config.feature_dim``."""
+        return pool_stages(self.stages, x, self.config.pool)
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         """(B, D) features -> (B, num_classes) logits."""

@@ -62,7 +62,8 @@ class ClassifierTask(ArrayTask):
 
         options = {
             "flip": self.config.flip,
-            "crop_scale": (self.config.crop_scale, 1.0),
+            "crop_scale": None if self.config.translate > 0 else (self.config.crop_scale, 1.0),
+            "translate": self.config.translate,
             "jitter": self.config.jitter,
             "out_size": train_side(self.config.size, self.config.train_scale),
         }
