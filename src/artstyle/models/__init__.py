@@ -176,8 +176,8 @@ _resnet = _family(
 # than starting the stages at 32 px, for little accuracy on style; three
 # stages of one block each; mean+std pooling; ~0.3 M parameters.
 _resnet("resnet_tiny", "CPU demo size (64 px)", {"widths": (32, 64, 128), "depths": (1, 1, 1)})
-# The default for real paintings on a CPU: a stride-2 stem without the max-pool, so the first
-# stage works at half the input's resolution (32x32 at 64 px) where fine structure (hatching,
+# The previous default for real paintings on a CPU (plain_cpu is the default now): a stride-2
+# stem without the max-pool, so the first stage works at half the input's resolution (32x32 at 64 px) where fine structure (hatching,
 # stripes, brushwork) still shows, kept cheap by its 16 channels; four stages of one block
 # (16-48-96-192); the mean and standard deviation of every stage pooled (multiscale). A step
 # costs about what resnet_tiny's layout 1.5x wider did (15% more in whole runs), and 31 epochs
@@ -207,9 +207,12 @@ _resnet(
 # Plain VGG-style classifiers: no stem, each stage two 3x3 convolutions (BatchNorm, GELU) at its
 # full resolution and a 2x2 max-pool; the channel means of the last stage.
 _plain = _family("artstyle.models.classifier:PlainClassifier", "classifier", pool="avg")
-# The reference script's layout (bench/reference_classifier.py) at half its width: the first
-# stage's convolutions see every pixel of a 64 px image, at 53 M multiply-adds an image (the
-# reference's 211 M, resnet_cpu's 28 M).
+# The default for real paintings on a CPU: the reference script's layout
+# (bench/reference_classifier.py) at half its width, 16-32-64-128. The first stage's
+# convolutions see every pixel of a 64 px image; 53 M multiply-adds an image (the reference's
+# 211 M, resnet_cpu's 29 M), 18 epochs of 6.8k paintings in about ten CPU-minutes. Trained with
+# whole-pixel shifts rather than resized crops it scored 0.03-0.05 above resnet_cpu on paintings
+# (docs/real-paintings.md).
 _plain(
     "plain_cpu",
     "CPU, real paintings (64 px)",
