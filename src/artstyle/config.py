@@ -309,7 +309,11 @@ class ClassifierConfig(TrainConfig):
         "plain_cpu", description="architecture name (artstyle.models.architecture_names())"
     )
     width: int | None = Field(None, ge=4, description="first-stage width; later stages double it")
-    depth: int | None = Field(None, ge=1, description="residual blocks per stage")
+    depth: int | None = Field(
+        None,
+        ge=1,
+        description="blocks per stage (residual blocks; in plain_cpu, pairs of convolutions)",
+    )
     pool: Literal["avg", "avgstd", "multiscale"] | None = Field(
         None,
         description="global pooling: mean; mean and std per channel; mean and std of every stage",

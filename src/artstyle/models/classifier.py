@@ -154,7 +154,19 @@ def pool_stages(stages: nn.Sequential, x: torch.Tensor, pool: str) -> torch.Tens
     return x.mean(dim=(2, 3))  # (B, C, S', S') -> (B, C)
 
 
-class ResNetClassifier(nn.Module):
+class PooledClassifier(nn.Module):
+    """What both layouts share: ``forward_features`` (in each layout) pooled into ``self.head``
+    through ``self.dropout``."""
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, D) features -> (B, num_classes) logits."""
+        return self.head(self.dropout(features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+class ResNetClassifier(PooledClassifier):
     """Residual CNN: (B, 3, S, S) normalised images -> (B, num_classes) logits."""
 
     config_class = ResNetConfig
@@ -195,19 +207,12 @@ class ResNetClassifier(nn.Module):
         x = self.stem(x)  # (B, C0, S/2, S/2), or S/4 with stem_pool
         return pool_stages(self.stages, x, self.config.pool)
 
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, D) features -> (B, num_classes) logits."""
-        return self.head(self.dropout(features))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
 
 def conv_bn_gelu(in_channels: int, out_channels: int) -> list[nn.Module]:
     return [*conv_bn(in_channels, out_channels), nn.GELU()]
 
 
-class PlainClassifier(nn.Module):
+class PlainClassifier(PooledClassifier):
     """Plain VGG-style CNN: (B, 3, S, S) normalised images -> (B, num_classes) logits.
 
     Stage i works at S / 2**i: ``depths[i]`` pairs of 3x3 convolutions (BatchNorm, GELU),
@@ -235,10 +240,3 @@ class PlainClassifier(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (B, D) pooled features, D = ``config.feature_dim``."""
         return pool_stages(self.stages, x, self.config.pool)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, D) features -> (B, num_classes) logits."""
-        return self.head(self.dropout(features))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
