@@ -30,11 +30,13 @@ STRUCTURE = "structure-8"  # bench/structure_set.py: 8 styles told apart by stru
 SEEDS = (0, 1)
 # The reference at the defaults' CPU time on each set, in whole epochs of its own one-cycle schedule.
 # Measured (bench run of 2026-12-06, one thread, two jobs side by side): it takes about 184 CPU s an
-# epoch on wikiart7-large, 33 on wikiart7 and 16.5 on the structure-only set. The defaults'
-# whole command (plain_cpu) took 636, 497 and 245 CPU s in the run of 2026-12-07 00:51, so on
-# wikiart7 about 15 epochs would match (12 ran, estimated from 420 s before that run). Its full 12 epochs on wikiart7-large (0.440 in 2,211 CPU s, bench run
-# of 2026-12-06 20:51) are not rerun: 37 CPU-minutes to learn a number that does not change.
-EQUAL_CPU_EPOCHS = {"wikiart7-large": 3, "wikiart7": 12, STRUCTURE: 14}
+# epoch on wikiart7-large, 33 on wikiart7 and 16.5 on the structure-only set. The defaults' whole
+# command took 636, 497 and 245 CPU s in the run of 2026-12-07 00:51 (plain_cpu with GELU and the
+# pool last, the last stage's means); ReLU, the pool first and every stage's statistics trained
+# at about 0.95x that in screening runs: about 600, 470 and 235 s. Its full 12 epochs on
+# wikiart7-large (0.440 in 2,211 CPU s, bench run of 2026-12-06 20:51) are not rerun: 37
+# CPU-minutes for a number that does not change.
+EQUAL_CPU_EPOCHS = {"wikiart7-large": 3, "wikiart7": 14, STRUCTURE: 14}
 RECIPES = ("defaults", "reference-equal-cpu")
 
 

@@ -862,6 +862,8 @@ def test_the_default_recipe_is_the_plain_network_with_whole_pixel_shifts(tiny_da
     )
     model = build_classifier(config, 7)
     assert type(model).__name__ == "PlainClassifier" and model.dropout.p == 0.2
+    assert (model.config.activation, model.config.pool_first) == ("relu", True)
+    assert model.config.pool == "multiscale"
     # the demo's recipe, the stylizer's helpers and label-issues keep the resized crop
     assert SYNTHETIC_RECIPE["translate"] == 0.0
     assert ClassifierConfig(**SYNTHETIC_RECIPE).translate == 0.0

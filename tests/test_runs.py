@@ -60,21 +60,30 @@ def _with_trained_batchnorm_statistics(model):
     return model
 
 
-@pytest.mark.parametrize("name", ["resnet_tiny", "plain_cpu", "conv_ae"])
-def test_folding_batchnorm_keeps_the_eval_outputs(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "args", "n_kept"),
+    [
+        ("resnet_tiny", {}, 0),
+        ("plain_cpu", {"pool_first": False}, 0),
+        # a max-pool between a convolution and its BatchNorm: that BatchNorm stays (4 stages)
+        ("plain_cpu", {}, 4),
+        ("conv_ae", {}, 0),
+    ],
+)
+def test_folding_batchnorm_keeps_the_eval_outputs(name: str, args: dict, n_kept: int) -> None:
     import copy
 
     from artstyle.models import fold_batchnorm, get_architecture
 
     torch.manual_seed(0)
     classifier = get_architecture(name).kind == "classifier"
-    model = build_model(name, **({"num_classes": 5} if classifier else {}))
+    model = build_model(name, **args, **({"num_classes": 5} if classifier else {}))
     model = _with_trained_batchnorm_statistics(model).to(memory_format=torch.channels_last).eval()
     n_norms = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     folded = copy.deepcopy(model).train()
-    assert fold_batchnorm(folded) == n_norms > 0
+    assert fold_batchnorm(folded) == n_norms - n_kept > 0
     assert not folded.training
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules()) == n_kept
     first = next(m for m in folded.modules() if isinstance(m, torch.nn.Conv2d))
     assert first.bias is not None and first.weight.is_contiguous(memory_format=torch.channels_last)
     x = torch.randn(3, 3, 64, 64)
@@ -89,12 +98,16 @@ def test_folding_batchnorm_keeps_the_eval_outputs(name: str) -> None:
 def test_the_plain_layout_convolves_every_pixel_then_halves_per_stage() -> None:
     from artstyle.models.classifier import PlainClassifier, mean_std
 
-    model = build_model("plain_cpu", num_classes=7).eval()
+    model = build_model("plain_cpu", num_classes=7, pool="avg").eval()
     assert isinstance(model, PlainClassifier) and model.config.widths == (16, 32, 64, 128)
     first_conv = model.stages[0][0]
     assert first_conv.stride == (1, 1) and first_conv.in_channels == 3
-    # two convolutions (BatchNorm, GELU) then a 2x2 max-pool in each stage; no shortcuts
+    # two convolutions (BatchNorm, ReLU) and a 2x2 max-pool in each stage, the pool before the
+    # last BatchNorm; no shortcuts. The built-in defaults: GELU, the pool last
     kinds = [type(m).__name__ for m in model.stages[0]]
+    assert kinds == ["Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]
+    usual = build_model("plain_cpu", num_classes=7, activation="gelu", pool_first=False)
+    kinds = [type(m).__name__ for m in usual.stages[0]]
     assert kinds == ["Conv2d", "BatchNorm2d", "GELU", "Conv2d", "BatchNorm2d", "GELU", "MaxPool2d"]
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
@@ -110,6 +123,34 @@ def test_the_plain_layout_convolves_every_pixel_then_halves_per_stage() -> None:
         features = deep.eval().forward_features(x)
         assert features.shape == (2, 2 * (16 + 32 + 64 + 128))
         torch.testing.assert_close(features[:, :32], mean_std(deep.stages[0](x)))
+
+
+def test_pooling_first_gives_the_same_function_with_a_quarter_of_the_normalising() -> None:
+    """``pool_first``: conv, max-pool, BatchNorm, activation. With ReLU and a positive BatchNorm
+    scale (eval mode) that is the same function as the usual order, on a quarter of the values."""
+    usual = build_model("plain_cpu", num_classes=5, activation="relu", pool_first=False)
+    first = build_model("plain_cpu", num_classes=5, activation="relu", pool_first=True)
+    kinds = [type(m).__name__ for m in first.stages[0]]
+    assert kinds == ["Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]
+    # the same parameters in the same order: only the max-pool moved
+    usual_state, first_state = usual.state_dict(), first.state_dict()
+    assert [v.shape for v in usual_state.values()] == [v.shape for v in first_state.values()]
+    torch.manual_seed(0)
+    for module in usual.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.weight.data.uniform_(0.5, 2.0)  # positive scales
+            module.bias.data.normal_()
+            module.running_mean.normal_()
+            module.running_var.uniform_(0.5, 2.0)
+    first.load_state_dict(dict(zip(first_state, usual.state_dict().values(), strict=True)))
+    x = torch.randn(3, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(first.eval()(x), usual.eval()(x), rtol=1e-5, atol=1e-5)
+        # a negative scale does not commute with the max-pool: the order matters then
+        first.stages[0][5].weight.data.mul_(-1)
+        assert not torch.allclose(first(x), usual(x), atol=1e-3)
+    with pytest.raises(ArtstyleError, match="activation must be one of gelu, relu, got .tanh."):
+        build_model("plain_cpu", num_classes=5, activation="tanh")
 
 
 def test_unknown_architecture_and_argument_are_named() -> None:
@@ -169,6 +210,32 @@ def test_model_round_trip_gives_the_same_predictions(tmp_path: Path) -> None:
     x = torch.randn(4, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_a_model_json_from_before_an_argument_existed_loads_as_it_was_trained(
+    tmp_path: Path,
+) -> None:
+    """plain_cpu's preset now sets ``activation`` and ``pool_first``; a run written before those
+    arguments existed has neither in model.json and must load with the layout it was trained
+    with (GELU, the pool last), not today's preset."""
+    run = runs.create_run(tmp_path / "run")
+    torch.manual_seed(0)
+    before = build_model("plain_cpu", num_classes=4, activation="gelu", pool_first=False).eval()
+    runs.save_model(run, before)
+    spec = json.loads(run.model_json_path.read_text())
+    del spec["args"]["activation"], spec["args"]["pool_first"]
+    run.model_json_path.write_text(json.dumps(spec))
+    loaded = runs.load_model(run)
+    assert any(isinstance(m, torch.nn.GELU) for m in loaded.modules())
+    assert (loaded.config.activation, loaded.config.pool_first) == ("gelu", False)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), before(x), rtol=1e-4, atol=1e-4)
+    # a new run keeps both keys and loads with the preset's layout
+    fresh = runs.create_run(tmp_path / "fresh")
+    runs.save_model(fresh, build_model("plain_cpu", num_classes=4).eval())
+    assert json.loads(fresh.model_json_path.read_text())["args"]["activation"] == "relu"
+    assert runs.load_model(fresh).config.pool_first is True
 
 
 def test_channels_last_models_save_and_load_in_that_layout(tmp_path: Path) -> None:

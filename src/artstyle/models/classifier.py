@@ -5,8 +5,8 @@ Two layouts share one interface. :class:`ResNetClassifier` follows ResNet
 convolutional stem, stages of basic blocks whose first block halves the
 resolution, global pooling and a linear head. :class:`PlainClassifier` is the
 plain VGG layout (Simonyan & Zisserman 2015): no stem, stages of two 3x3
-convolutions with BatchNorm and GELU at the stage's full resolution, each
-followed by a 2x2 max-pool. Width and depth per stage come from their
+convolutions with BatchNorm and an activation at the stage's full resolution,
+each with a 2x2 max-pool. Width and depth per stage come from their
 configs; the registry in :mod:`artstyle.models` names presets (``plain_cpu``
 for real paintings on a CPU, ``resnet_tiny`` for the demo, ``resnet_gpu`` for
 a GPU).
@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 POOLS = ("avg", "avgstd", "multiscale")
+ACTIVATIONS = ("gelu", "relu")
 
 
 @dataclass
@@ -77,10 +78,25 @@ class ResNetConfig(StagesConfig):
 
 @dataclass
 class PlainConfig(StagesConfig):
-    """``depths``: pairs of convolutions per stage (the reference VGG block is one pair)."""
+    """``depths``: pairs of convolutions per stage (the reference VGG block is one pair).
+
+    The defaults (GELU, the pool last) are the layout model.json files without
+    ``activation`` and ``pool_first`` were trained with; the ``plain_cpu`` preset sets both.
+    """
 
     widths: tuple[int, ...] = (16, 32, 64, 128)
     depths: tuple[int, ...] = (1, 1, 1, 1)
+    activation: str = "gelu"  # or "relu"
+    # the stage's 2x2 max-pool straight after its last convolution, before that convolution's
+    # BatchNorm and activation (as airbench): those run on a quarter of the values
+    pool_first: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
+            )
 
 
 def conv_bn(
@@ -208,15 +224,15 @@ class ResNetClassifier(PooledClassifier):
         return pool_stages(self.stages, x, self.config.pool)
 
 
-def conv_bn_gelu(in_channels: int, out_channels: int) -> list[nn.Module]:
-    return [*conv_bn(in_channels, out_channels), nn.GELU()]
+def activation(name: str) -> nn.Module:
+    return nn.ReLU(inplace=True) if name == "relu" else nn.GELU()
 
 
 class PlainClassifier(PooledClassifier):
     """Plain VGG-style CNN: (B, 3, S, S) normalised images -> (B, num_classes) logits.
 
-    Stage i works at S / 2**i: ``depths[i]`` pairs of 3x3 convolutions (BatchNorm, GELU),
-    then a 2x2 max-pool. No stem and no shortcuts: the first stage's convolutions see every
+    Stage i works at S / 2**i: ``depths[i]`` pairs of 3x3 convolutions (BatchNorm, GELU or
+    ReLU), then a 2x2 max-pool (with ``pool_first``, straight after the last convolution). No stem and no shortcuts: the first stage's convolutions see every
     pixel, where brushwork and fine structure are.
     """
 
@@ -230,9 +246,17 @@ class PlainClassifier(PooledClassifier):
         for width, depth in zip(config.widths, config.depths, strict=True):
             layers: list[nn.Module] = []
             for _ in range(depth):
-                layers += conv_bn_gelu(in_channels, width) + conv_bn_gelu(width, width)
+                for n_in in (in_channels, width):
+                    layers += [*conv_bn(n_in, width), activation(config.activation)]
                 in_channels = width
-            stages.append(nn.Sequential(*layers, nn.MaxPool2d(2)))
+            if config.pool_first:
+                # conv, pool, BatchNorm, activation: max-pool commutes with the activation, and
+                # with BatchNorm where its scale is positive; the two cheap layers see 1/4
+                last_conv, norm, act = layers[-3:]
+                layers[-3:] = [last_conv, nn.MaxPool2d(2), norm, act]
+            else:
+                layers.append(nn.MaxPool2d(2))
+            stages.append(nn.Sequential(*layers))
         self.stages = nn.Sequential(*stages)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.feature_dim, config.num_classes)

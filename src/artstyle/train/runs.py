@@ -330,13 +330,17 @@ def read_model_spec(run: RunFolder) -> dict[str, Any]:
 
 
 def build_from_spec(spec: dict[str, Any]):
-    from artstyle.models import build_model
+    """The model ``spec`` (model.json) describes. model.json holds every argument the model had
+    when the run was written; an argument added to the architecture since takes its built-in
+    default (the layout that run was trained with), not today's preset."""
+    from artstyle.models import added_arguments, build_model
 
     if not all(isinstance(key, str) for key in spec["args"]):
         raise ArtstyleError(
             f"model.json arguments must be named by strings, got {sorted(map(str, spec['args']))}"
         )
-    return build_model(spec["architecture"], **spec["args"])
+    added = added_arguments(spec["architecture"], spec["args"])
+    return build_model(spec["architecture"], **added, **spec["args"])
 
 
 def load_state(model, state: dict, *, source: Path, check_only: bool = False) -> None:
