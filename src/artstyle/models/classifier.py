@@ -232,8 +232,9 @@ class PlainClassifier(PooledClassifier):
     """Plain VGG-style CNN: (B, 3, S, S) normalised images -> (B, num_classes) logits.
 
     Stage i works at S / 2**i: ``depths[i]`` pairs of 3x3 convolutions (BatchNorm, GELU or
-    ReLU), then a 2x2 max-pool (with ``pool_first``, straight after the last convolution). No stem and no shortcuts: the first stage's convolutions see every
-    pixel, where brushwork and fine structure are.
+    ReLU), then a 2x2 max-pool (with ``pool_first``, straight after the last convolution).
+    No stem and no shortcuts: the first stage's convolutions see every pixel, where
+    brushwork and fine structure are.
     """
 
     config_class = PlainConfig
