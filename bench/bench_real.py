@@ -20,6 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 from common import row
@@ -28,13 +29,14 @@ HERE = Path(__file__).resolve().parent
 SETS = ("wikiart7-large", "wikiart7")
 STRUCTURE = "structure-8"  # bench/structure_set.py: 8 styles told apart by structure only, 20:1
 SEEDS = (0, 1)
-# The reference at the defaults' CPU time on each set, in whole epochs of its own one-cycle schedule.
-# Measured (bench run of 2026-12-06, one thread, two jobs side by side): it takes about 184 CPU s an
-# epoch on wikiart7-large, 33 on wikiart7 and 16.5 on the structure-only set. The defaults' whole
-# command took 636, 497 and 245 CPU s in the run of 2026-12-07 00:51 (plain_cpu with GELU and the
-# pool last, the last stage's means); ReLU, the pool first and every stage's statistics trained
-# at about 0.95x that in screening runs: about 600, 470 and 235 s. Its full 12 epochs on
-# wikiart7-large (0.440 in 2,211 CPU s, bench run of 2026-12-06 20:51) are not rerun: 37
+# The reference at the defaults' CPU time on each set, in whole epochs of its own one-cycle
+# schedule. Measured (bench run of 2026-12-06, one thread, two jobs side by side): it takes about
+# 184 CPU s an epoch on wikiart7-large, 33 on wikiart7 and 16.5 on the structure-only set. The
+# defaults' whole command took 636, 497 and 245 CPU s in the run of 2026-12-07 00:51 (plain_cpu
+# with GELU and the pool last, the last stage's means); ReLU, the pool first and every stage's
+# statistics trained at about 0.95x that in screening runs: about 600, 470 and 235 s (the run of
+# 02:38 measured 560, 469 and 234; the reference 567, 502 and 240). Its full 12
+# epochs on wikiart7-large (0.440 in 2,211 CPU s, bench run of 2026-12-06 20:51) are not rerun: 37
 # CPU-minutes for a number that does not change.
 EQUAL_CPU_EPOCHS = {"wikiart7-large": 3, "wikiart7": 14, STRUCTURE: 14}
 RECIPES = ("defaults", "reference-equal-cpu")
@@ -144,10 +146,6 @@ def classifier_jobs(root: Path, work: Path, *, quick: bool) -> list[Job]:
     return jobs
 
 
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
 def margin_row(name: str, jobs: list[Job]) -> dict[str, Any] | None:
     """The defaults against the reference at about their CPU time: the issue's "beat it at equal
     or lower CPU time", as the difference of the two means (met when the defaults are above)."""
@@ -155,10 +153,10 @@ def margin_row(name: str, jobs: list[Job]) -> dict[str, Any] | None:
     theirs = [job for job in jobs if job.name.startswith(f"{name} reference-equal-cpu ")]
     if not ours or not theirs:
         return None
-    margin = _mean([j.result["balanced_accuracy"] for j in ours]) - _mean(
-        [j.result["balanced_accuracy"] for j in theirs]
+    margin = fmean(j.result["balanced_accuracy"] for j in ours) - fmean(
+        j.result["balanced_accuracy"] for j in theirs
     )
-    cpu_ours, cpu_theirs = _mean([j.cpu for j in ours]), _mean([j.cpu for j in theirs])
+    cpu_ours, cpu_theirs = fmean(j.cpu for j in ours), fmean(j.cpu for j in theirs)
     item = row(
         f"{name}: defaults minus the reference at the defaults' CPU time (test balanced accuracy)",
         margin,
@@ -180,7 +178,7 @@ def summarize(jobs: list[Job]) -> list[dict[str, Any]]:
             f1 = [job.result["macro_f1"] for job in done]
             cpu = [job.cpu for job in done]
             seeds = ", ".join(job.name.rsplit(" ", 1)[1] for job in done)
-            mean = sum(scores) / len(scores)
+            mean = fmean(scores)
             spread = f"seeds {seeds}: " + " / ".join(f"{s:.3f}" for s in scores)
             target = TARGETS[name] if recipe == "defaults" else None
             label = label_of(recipe, name)
