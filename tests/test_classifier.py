@@ -301,6 +301,41 @@ def test_predict_table_names_each_file_below_the_folder_they_share(
     assert header.split() == ["┃", "image", "┃", "#1", "┃", "#2", "┃", "#3", "┃"]
 
 
+def test_ema_averages_the_weights_after_its_warm_up_and_copies_the_buffers() -> None:
+    from artstyle.train.optim import EMA
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.BatchNorm1d(1))
+    ema = EMA(model, 0.98)
+    start = model[0].weight.detach().clone()
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+        model[1].running_mean.fill_(5.0)
+    ema.update()  # the first update's decay is (1 + 1) / (10 + 1), not 0.98
+    torch.testing.assert_close(ema.model[0].weight, start + 1.0 - 2 / 11)
+    assert ema.model[1].running_mean.item() == 5.0
+    ema.n_updates = 10_000  # past the warm-up: the decay is the one asked for
+    before = ema.model[0].weight.detach().clone()
+    ema.update()
+    torch.testing.assert_close(ema.model[0].weight, 0.98 * before + 0.02 * model[0].weight.detach())
+
+
+def test_a_default_run_saves_and_scores_the_averaged_weights(tiny_data, tmp_path) -> None:
+    from safetensors.torch import load_file
+
+    out = tmp_path / "run"
+    assert main(_train_args(tiny_data, out, tmp_path / "cache", "--epochs", "1")) == 0
+    run = runs.open_run(out)
+    assert yaml.safe_load((out / "config.yaml").read_text())["ema"] is True
+    checkpoint = runs.load_checkpoint(run.checkpoint_path)
+    saved = load_file(str(out / "model.safetensors"))
+    averaged, raw = checkpoint["ema"]["model"], checkpoint["model"]
+    weights = [key for key in saved if key.endswith("weight") and saved[key].dim() == 4]
+    assert weights
+    for key in weights:  # the convolutions: the one epoch's best weights are the averaged ones
+        torch.testing.assert_close(saved[key], averaged[key].to(saved[key].dtype), msg=key)
+    assert any(not torch.equal(saved[key], raw[key]) for key in weights)
+
+
 def test_interrupt_then_resume_matches_an_uninterrupted_run(
     tiny_data, tmp_path, monkeypatch
 ) -> None:
@@ -870,6 +905,13 @@ def test_the_default_recipe_is_the_plain_network_with_whole_pixel_shifts(tiny_da
     from artstyle.config import LabelIssuesConfig
 
     assert LabelIssuesConfig().translate == 0.0 and LabelIssuesConfig().dropout == 0.0
+    # the classifier scores an average of its weights; the demo, its helpers, label-issues'
+    # folds and the other models (TrainConfig's default) score the weights as they are
+    assert (config.ema, config.ema_decay) == (True, 0.98)
+    assert SYNTHETIC_RECIPE["ema"] is False and ClassifierConfig(**SYNTHETIC_RECIPE).ema is False
+    from artstyle.config import TrainConfig
+
+    assert LabelIssuesConfig().ema is False and TrainConfig().ema is False
     # training batches are shifted, not cropped; the crop comes back with --translate 0
     from artstyle.data.cache import load_split
     from artstyle.data.dataset import ClassifierData
