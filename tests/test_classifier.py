@@ -902,15 +902,13 @@ def test_the_default_recipe_is_the_plain_network_with_whole_pixel_shifts(tiny_da
     # the demo's recipe, the stylizer's helpers and label-issues keep the resized crop
     assert SYNTHETIC_RECIPE["translate"] == 0.0
     assert ClassifierConfig(**SYNTHETIC_RECIPE).translate == 0.0
-    from artstyle.config import LabelIssuesConfig
+    from artstyle.config import LabelIssuesConfig, TrainConfig
 
     assert LabelIssuesConfig().translate == 0.0 and LabelIssuesConfig().dropout == 0.0
     # the classifier scores an average of its weights; the demo, its helpers, label-issues'
     # folds and the other models (TrainConfig's default) score the weights as they are
     assert (config.ema, config.ema_decay) == (True, 0.98)
     assert SYNTHETIC_RECIPE["ema"] is False and ClassifierConfig(**SYNTHETIC_RECIPE).ema is False
-    from artstyle.config import TrainConfig
-
     assert LabelIssuesConfig().ema is False and TrainConfig().ema is False
     # training batches are shifted, not cropped; the crop comes back with --translate 0
     from artstyle.data.cache import load_split
