@@ -195,10 +195,10 @@ _resnet("resnet_tiny", "CPU demo size (64 px)", {"widths": (32, 64, 128), "depth
 # at 64 px) where fine structure (hatching, stripes, brushwork) still shows, kept cheap by its
 # 16 channels; four stages of one block (16-48-96-192); the mean and standard deviation of
 # every stage pooled (multiscale). A step costs about what resnet_tiny's layout 1.5x wider did
-# (15% more in whole runs), and 31 epochs of 8k paintings take about ten CPU-minutes. Against that layout (48-96-192 after the
-# max-pool) it scored within the spread between seeds on real paintings (0.01-0.02 lower on
-# the bench's two sets) and 0.86 against 0.74 on styles told apart by structure only
-# (docs/real-paintings.md).
+# (15% more in whole runs), and 31 epochs of 8k paintings take about ten CPU-minutes. Against
+# that layout (48-96-192 after the max-pool) it scored within the spread between seeds on real
+# paintings (0.01-0.02 lower on the bench's two sets) and 0.86 against 0.74 on styles told
+# apart by structure only (docs/real-paintings.md).
 _resnet(
     "resnet_cpu",
     "CPU, real paintings (64 px)",
