@@ -955,6 +955,90 @@ def test_resnet_cpu_keeps_half_resolution_and_pools_every_stage() -> None:
     assert tiny.pool == "avgstd" and tiny.stem_pool
 
 
+def test_patch_whitening_decorrelates_the_patches_it_was_fitted_on() -> None:
+    from torch.nn import functional as F
+
+    from artstyle.models.classifier import PatchWhitening
+
+    generator = torch.Generator().manual_seed(0)
+    base = torch.randn(16, 3, 20, 20, generator=generator)
+    mix = torch.tensor([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.5, 0.5, 0.7]])
+    x = torch.einsum("ij,bjhw->bihw", mix, base)  # correlated colours
+    x = x + 0.8 * torch.roll(x, 1, dims=3) + 0.3  # correlated neighbours, not centred
+    layer = PatchWhitening(3, 2)
+    assert layer.out_channels == 24 and not layer.weight.any()
+    layer.fit([x[:5], x[5:]], eps=0.0)  # batches add up to one estimate
+    patches = F.unfold(x, 2).transpose(1, 2).reshape(-1, 12).double()
+    filters = layer.weight[:12].reshape(12, 12).double()
+    projected = (patches - patches.mean(dim=0)) @ filters.T
+    covariance = projected.T @ projected / (len(projected) - 1)
+    torch.testing.assert_close(covariance, torch.eye(12, dtype=torch.float64), atol=1e-4, rtol=0)
+    assert torch.equal(layer.weight[12:], -layer.weight[:12])  # each direction and its negative
+    assert layer(x).shape == (16, 24, 20, 20)  # the side is kept
+    # the filters are saved with the model but never trained: only the bias is a parameter
+    assert "weight" in layer.state_dict()
+    assert [name for name, _ in layer.named_parameters()] == ["bias"]
+    with pytest.raises(ValueError, match="at least one image"):
+        PatchWhitening(3, 2).fit([])
+
+
+def test_whiten_fits_the_first_layer_on_training_images_and_keeps_it(
+    tiny_data, tmp_path, capsys
+) -> None:
+    from safetensors.torch import load_file
+
+    from artstyle.errors import ArtstyleError
+    from artstyle.train.tasks.classifier import build_classifier
+
+    out = tmp_path / "run"
+    args = _train_args(tiny_data, out, tmp_path / "cache", "--epochs", "2", "--whiten", "2")
+    assert main([*args, "--model", "plain_cpu"]) == 0
+    assert json.loads((out / "model.json").read_text())["args"]["whiten"] == 2
+    saved = load_file(str(out / "model.safetensors"))
+    filters = saved["stages.0.0.weight"]
+    assert filters.shape == (24, 3, 2, 2) and filters.abs().sum() > 0
+    # the bias trained, the filters did not
+    checkpoint = runs.load_checkpoint(runs.open_run(out).checkpoint_path)
+    torch.testing.assert_close(checkpoint["model"]["stages.0.0.weight"], filters)
+    assert checkpoint["model"]["stages.0.0.bias"].abs().sum() > 0
+    # the filters come from the training images (the seed's choice of them), so the same
+    # seed fits the same ones and another seed other ones
+    from artstyle.data.cache import load_split
+    from artstyle.data.scan import scan
+
+    cached = load_split(scan(tiny_data), "train", size=32, cache_dir=tmp_path / "cache")
+    rows = np.arange(len(cached.labels))
+    data = ClassifierData(
+        list(cached.classes),
+        {"train": cached},
+        {"train": rows, "val": rows[:0]},
+        np.bincount(np.asarray(cached.labels), minlength=len(cached.classes)),
+    )
+    fitted, chosen = [], []
+    for seed in (0, 0, 1):
+        task = ClassifierTask(ClassifierConfig(whiten=2, seed=seed, size=32), data)
+        task.setup(torch.device("cpu"))
+        fitted.append(task.build_model().stages[0][0].weight)
+        chosen.append(torch.cat(list(task.whitening_batches(n_images=10, batch_size=4))))
+    assert fitted[0].abs().sum() > 0 and torch.equal(fitted[0], fitted[1])
+    assert chosen[0].shape == (10, 3, 32, 32) and torch.equal(chosen[0], chosen[1])
+    assert not torch.equal(chosen[0], chosen[2])
+    # evaluate loads the fitted filters back: the same score as at the end of training
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert main(["evaluate", str(out), "--split", "test", "--json"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["balanced_accuracy"] == pytest.approx(
+        metrics["balanced_accuracy"]
+    )
+    # a residual network has no such layer: a clear error before anything is written, not a
+    # silent no-op
+    with pytest.raises(ArtstyleError, match="whiten"):
+        build_classifier(ClassifierConfig(model="resnet_tiny", whiten=2), 3)
+    refused = tmp_path / "refused"
+    args = _train_args(tiny_data, refused, tmp_path / "cache", "--model", "resnet_tiny")
+    assert main([*args, "--whiten", "2"]) == 2
+    assert "no argument(s) whiten" in capsys.readouterr().err and not refused.exists()
+
+
 def test_a_run_without_epochs_says_and_records_how_many_it_chose(
     tiny_data, tmp_path, monkeypatch, capsys
 ) -> None:

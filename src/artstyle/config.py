@@ -319,6 +319,13 @@ class ClassifierConfig(TrainConfig):
         None,
         description="global pooling: mean; mean and std per channel; mean and std of every stage",
     )
+    whiten: int | None = Field(
+        None,
+        ge=0,
+        le=4,
+        description="plain networks: the first convolution replaced by a fixed whitening of "
+        "the training images' k x k patches (this k; 0: off; default: the preset's)",
+    )
     dropout: float = Field(0.2, ge=0.0, lt=1.0)
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
     balance: Literal["none", "weights", "resample", "sampler", "logit-adjust"] = "logit-adjust"

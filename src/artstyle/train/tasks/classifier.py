@@ -224,7 +224,21 @@ class ClassifierTask(ArrayTask):
         }
 
     def build_model(self):
-        return build_classifier(self.config, self.n_classes)
+        model = build_classifier(self.config, self.n_classes)
+        fit_whitening = getattr(model, "fit_whitening", None)
+        if fit_whitening is not None and "train" in self.data.indices:
+            fit_whitening(self.whitening_batches())
+        return model
+
+    def whitening_batches(self, n_images: int = 1024, batch_size: int = 256):
+        """Up to ``n_images`` training images (the seed's choice), unaugmented, in batches."""
+        rows = self.data.indices["train"]
+        rng = np.random.default_rng([self.config.seed, 0x3417])
+        pick = np.sort(rng.choice(rows, size=min(len(rows), n_images), replace=False))
+        for start in range(0, len(pick), batch_size):
+            yield self.device_batch(pick[start : start + batch_size], "train", None, augment=False)[
+                0
+            ]
 
 
 def build_classifier(config: ClassifierConfig, n_classes: int):
@@ -238,6 +252,7 @@ def build_classifier(config: ClassifierConfig, n_classes: int):
         "num_classes": n_classes,
         "dropout": config.dropout,
         "pool": config.pool,
+        "whiten": config.whiten,
     }
     n_stages = len(entry.preset.get("widths", (0, 0, 0)))
     if config.width is not None:
@@ -284,7 +299,13 @@ def make_task(config: ClassifierConfig, data: ClassifierData, *, run: RunFolder,
     return ClassifierTask(config, data)
 
 
-SPEC = TaskSpec(TASK, ClassifierConfig, make_task)
+def check_architecture(config: ClassifierConfig) -> None:
+    """Refuse an architecture, or an argument it does not take (e.g. --whiten with a residual
+    network), before any image is decoded or any file written."""
+    build_classifier(config, 2)
+
+
+SPEC = TaskSpec(TASK, ClassifierConfig, make_task, check=check_architecture)
 
 
 def train_side(size: int, train_scale: float) -> int:
