@@ -898,6 +898,7 @@ def test_the_default_recipe_is_the_plain_network_with_whole_pixel_shifts(tiny_da
     model = build_classifier(config, 7)
     assert type(model).__name__ == "PlainClassifier" and model.dropout.p == 0.2
     assert (model.config.activation, model.config.pool_first) == ("relu", True)
+    assert not model.config.identity_init and model.config.whiten == 0
     assert model.config.pool == "multiscale"
     # the demo's recipe, the stylizer's helpers and label-issues keep the resized crop
     assert SYNTHETIC_RECIPE["translate"] == 0.0
@@ -953,6 +954,37 @@ def test_resnet_cpu_keeps_half_resolution_and_pools_every_stage() -> None:
     # keeps the family's max-pool and last-stage pooling
     tiny = build_model("resnet_tiny", num_classes=7).config
     assert tiny.pool == "avgstd" and tiny.stem_pool
+
+
+def test_identity_init_starts_each_convolution_copying_its_inputs() -> None:
+    from torch import nn
+
+    from artstyle.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("plain_cpu", num_classes=7, identity_init=True)
+    convolutions = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convolutions) == 8
+    for conv in convolutions:  # every one has at least as many outputs as inputs
+        n_in = conv.in_channels
+        identity = torch.zeros(n_in, n_in, 3, 3)
+        identity[range(n_in), range(n_in), 1, 1] = 1.0
+        assert torch.equal(conv.weight[:n_in], identity)
+        if conv.out_channels > n_in:  # the other outputs keep their random start
+            assert conv.weight[n_in:].abs().sum() > 0
+    # the same layout without it (the default) starts at random
+    torch.manual_seed(0)
+    plain = build_model("plain_cpu", num_classes=7)
+    third = [m for m in plain.modules() if isinstance(m, nn.Conv2d)][2]  # 16 -> 32 channels
+    assert not torch.equal(third.weight[:16], convolutions[2].weight[:16])
+    assert torch.equal(third.weight[16:], convolutions[2].weight[16:])
+    # --identity-init reaches the model; residual networks refuse it
+    from artstyle.errors import ArtstyleError
+    from artstyle.train.tasks.classifier import build_classifier
+
+    assert build_classifier(ClassifierConfig(identity_init=True), 7).config.identity_init
+    with pytest.raises(ArtstyleError, match="identity_init"):
+        build_classifier(ClassifierConfig(model="resnet_tiny", identity_init=True), 7)
 
 
 def test_patch_whitening_decorrelates_the_patches_it_was_fitted_on() -> None:

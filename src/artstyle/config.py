@@ -326,6 +326,11 @@ class ClassifierConfig(TrainConfig):
         description="plain networks: the first convolution replaced by a fixed whitening of "
         "the training images' k x k patches (this k; 0: off; default: the preset's)",
     )
+    identity_init: bool | None = Field(
+        None,
+        description="plain networks: each convolution starts with its first outputs copying "
+        "its inputs (default: the preset's, off)",
+    )
     dropout: float = Field(0.2, ge=0.0, lt=1.0)
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
     balance: Literal["none", "weights", "resample", "sampler", "logit-adjust"] = "logit-adjust"

@@ -93,6 +93,9 @@ class PlainConfig(StagesConfig):
     # the side of a fixed patch-whitening layer in place of the first convolution
     # (:class:`PatchWhitening`); 0: an ordinary convolution, as model.json files without it
     whiten: int = 0
+    # each convolution with at least as many outputs as inputs starts with its first outputs
+    # copying its inputs (the rest as before), as airbench's; only the start of training changes
+    identity_init: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -321,6 +324,11 @@ class PlainClassifier(PooledClassifier):
         self.stages = nn.Sequential(*stages)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.feature_dim, config.num_classes)
+        if config.identity_init:
+            with torch.no_grad():
+                for module in self.stages.modules():
+                    if isinstance(module, nn.Conv2d) and module.out_channels >= module.in_channels:
+                        nn.init.dirac_(module.weight[: module.in_channels])
 
     def fit_whitening(self, batches) -> None:
         """Set the patch-whitening layer's filters from training images (no-op without one)."""

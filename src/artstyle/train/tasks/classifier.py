@@ -253,6 +253,7 @@ def build_classifier(config: ClassifierConfig, n_classes: int):
         "dropout": config.dropout,
         "pool": config.pool,
         "whiten": config.whiten,
+        "identity_init": config.identity_init,
     }
     n_stages = len(entry.preset.get("widths", (0, 0, 0)))
     if config.width is not None:
