@@ -236,9 +236,10 @@ class ClassifierTask(ArrayTask):
         rng = np.random.default_rng([self.config.seed, 0x3417])
         pick = np.sort(rng.choice(rows, size=min(len(rows), n_images), replace=False))
         for start in range(0, len(pick), batch_size):
-            yield self.device_batch(pick[start : start + batch_size], "train", None, augment=False)[
-                0
-            ]
+            images, _ = self.device_batch(
+                pick[start : start + batch_size], "train", None, augment=False
+            )
+            yield images
 
 
 def build_classifier(config: ClassifierConfig, n_classes: int):
