@@ -883,6 +883,21 @@ def test_epochs_come_from_the_number_of_training_images() -> None:
     assert ClassifierConfig().epochs is None
 
 
+def _train_split_only(folder: Path, size: int, cache_dir: Path) -> ClassifierData:
+    """The train split of ``folder`` at ``size`` px, every image training, no validation carve."""
+    from artstyle.data.cache import load_split
+    from artstyle.data.scan import scan
+
+    cached = load_split(scan(folder), "train", size=size, cache_dir=cache_dir)
+    rows = np.arange(len(cached.labels))
+    return ClassifierData(
+        list(cached.classes),
+        {"train": cached},
+        {"train": rows, "val": rows[:0]},
+        np.bincount(np.asarray(cached.labels), minlength=len(cached.classes)),
+    )
+
+
 def test_the_default_recipe_is_the_plain_network_with_whole_pixel_shifts(tiny_data) -> None:
     from artstyle.config import SYNTHETIC_RECIPE
     from artstyle.train.tasks.classifier import ClassifierTask, build_classifier
@@ -912,19 +927,7 @@ def test_the_default_recipe_is_the_plain_network_with_whole_pixel_shifts(tiny_da
     assert SYNTHETIC_RECIPE["ema"] is False and ClassifierConfig(**SYNTHETIC_RECIPE).ema is False
     assert LabelIssuesConfig().ema is False and TrainConfig().ema is False
     # training batches are shifted, not cropped; the crop comes back with --translate 0
-    from artstyle.data.cache import load_split
-    from artstyle.data.dataset import ClassifierData
-    from artstyle.data.scan import scan
-
-    index = scan(tiny_data)
-    cached = load_split(index, "train", size=16, cache_dir=tiny_data.parent / "cache-recipe")
-    rows = np.arange(len(cached.labels))
-    data = ClassifierData(
-        list(cached.classes),
-        {"train": cached},
-        {"train": rows, "val": rows[:0]},
-        np.bincount(np.asarray(cached.labels), minlength=len(cached.classes)),
-    )
+    data = _train_split_only(tiny_data, 16, tiny_data.parent / "cache-recipe")
     for translate, crop in ((0.125, None), (0.0, (config.crop_scale, 1.0))):
         task = ClassifierTask(config.model_copy(update={"translate": translate}), data)
         task.setup(torch.device("cpu"))
@@ -1035,17 +1038,7 @@ def test_whiten_fits_the_first_layer_on_training_images_and_keeps_it(
     assert checkpoint["model"]["stages.0.0.bias"].abs().sum() > 0
     # the filters come from the training images (the seed's choice of them), so the same
     # seed fits the same ones and another seed other ones
-    from artstyle.data.cache import load_split
-    from artstyle.data.scan import scan
-
-    cached = load_split(scan(tiny_data), "train", size=32, cache_dir=tmp_path / "cache")
-    rows = np.arange(len(cached.labels))
-    data = ClassifierData(
-        list(cached.classes),
-        {"train": cached},
-        {"train": rows, "val": rows[:0]},
-        np.bincount(np.asarray(cached.labels), minlength=len(cached.classes)),
-    )
+    data = _train_split_only(tiny_data, 32, tmp_path / "cache")
     fitted, chosen = [], []
     for seed in (0, 0, 1):
         task = ClassifierTask(ClassifierConfig(whiten=2, seed=seed, size=32), data)

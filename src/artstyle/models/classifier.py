@@ -301,17 +301,14 @@ class PlainClassifier(PooledClassifier):
         for width, depth in zip(config.widths, config.depths, strict=True):
             layers: list[nn.Module] = []
             for _ in range(depth):
+                inputs = (in_channels, width)
                 if config.whiten and not stages and not layers:
-                    # the very first convolution, BatchNorm and activation
+                    # in place of the very first convolution, BatchNorm and activation
                     whitening = PatchWhitening(in_channels, config.whiten)
                     layers.append(whitening)
-                    layers += [
-                        *conv_bn(whitening.out_channels, width),
-                        activation(config.activation),
-                    ]
-                else:
-                    for n_in in (in_channels, width):
-                        layers += [*conv_bn(n_in, width), activation(config.activation)]
+                    inputs = (whitening.out_channels,)
+                for n_in in inputs:
+                    layers += [*conv_bn(n_in, width), activation(config.activation)]
                 in_channels = width
             if config.pool_first:
                 # conv, pool, BatchNorm, activation: max-pool commutes with the activation, and
