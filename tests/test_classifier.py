@@ -875,7 +875,7 @@ def test_epochs_come_from_the_number_of_training_images() -> None:
 
     # 8k paintings less the validation carve: about ten CPU-minutes' worth; 1.4k: more
     # passes, but fewer images seen in all; a handful: the range's top
-    assert classifier_epochs(6_828) == 18
+    assert classifier_epochs(6_828) == 16
     assert classifier_epochs(1_260) == EPOCH_RANGE[1]
     assert classifier_epochs(1_260) * 1_260 < IMAGE_PASSES
     assert classifier_epochs(10) == EPOCH_RANGE[1]
@@ -913,7 +913,9 @@ def test_the_default_recipe_is_the_plain_network_with_whole_pixel_shifts(tiny_da
     model = build_classifier(config, 7)
     assert type(model).__name__ == "PlainClassifier" and model.dropout.p == 0.2
     assert (model.config.activation, model.config.pool_first) == ("relu", True)
-    assert not model.config.identity_init and model.config.whiten == 0
+    # a fixed whitening of 2x2 patches first, every other convolution starting as the identity
+    assert model.config.identity_init and model.config.whiten == 2
+    assert type(model.stages[0][0]).__name__ == "PatchWhitening"
     assert model.config.pool == "multiscale"
     # the demo's recipe, the stylizer's helpers and label-issues keep the resized crop
     assert SYNTHETIC_RECIPE["translate"] == 0.0
@@ -959,28 +961,42 @@ def test_resnet_cpu_keeps_half_resolution_and_pools_every_stage() -> None:
     assert tiny.pool == "avgstd" and tiny.stem_pool
 
 
+def identity_of(n: int) -> torch.Tensor:
+    """The 3x3 filters of a convolution whose n outputs copy its n inputs."""
+    identity = torch.zeros(n, n, 3, 3)
+    identity[range(n), range(n), 1, 1] = 1.0
+    return identity
+
+
 def test_identity_init_starts_each_convolution_copying_its_inputs() -> None:
     from torch import nn
 
     from artstyle.models import build_model
 
     torch.manual_seed(0)
-    model = build_model("plain_cpu", num_classes=7, identity_init=True)
+    model = build_model("plain_cpu", num_classes=7, identity_init=True, whiten=0)
     convolutions = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     assert len(convolutions) == 8
     for conv in convolutions:  # every one has at least as many outputs as inputs
         n_in = conv.in_channels
-        identity = torch.zeros(n_in, n_in, 3, 3)
-        identity[range(n_in), range(n_in), 1, 1] = 1.0
-        assert torch.equal(conv.weight[:n_in], identity)
+        assert torch.equal(conv.weight[:n_in], identity_of(n_in))
         if conv.out_channels > n_in:  # the other outputs keep their random start
             assert conv.weight[n_in:].abs().sum() > 0
-    # the same layout without it (the default) starts at random
+    # the same layout without it starts at random
     torch.manual_seed(0)
-    plain = build_model("plain_cpu", num_classes=7)
+    plain = build_model("plain_cpu", num_classes=7, identity_init=False, whiten=0)
     third = [m for m in plain.modules() if isinstance(m, nn.Conv2d)][2]  # 16 -> 32 channels
     assert not torch.equal(third.weight[:16], convolutions[2].weight[:16])
     assert torch.equal(third.weight[16:], convolutions[2].weight[16:])
+    # the default: the whitening's 24 channels take the first convolution's place and feed the
+    # second, 24 -> 16, which (fewer outputs than inputs) starts at random; every later one
+    # starts as the identity
+    default = build_model("plain_cpu", num_classes=7).modules()
+    default = [m for m in default if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in default[:3]] == [(24, 16), (16, 32), (32, 32)]
+    assert default[0].weight[:, :, 0, 0].abs().sum() > 0  # corner taps: not a copy
+    for conv in default[1:]:
+        assert torch.equal(conv.weight[: conv.in_channels], identity_of(conv.in_channels))
     # --identity-init reaches the model; residual networks refuse it
     from artstyle.errors import ArtstyleError
     from artstyle.train.tasks.classifier import build_classifier

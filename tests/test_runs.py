@@ -64,9 +64,9 @@ def _with_trained_batchnorm_statistics(model):
     ("name", "args", "n_kept"),
     [
         ("resnet_tiny", {}, 0),
-        ("plain_cpu", {"pool_first": False}, 0),
+        ("plain_cpu", {"pool_first": False, "whiten": 0}, 0),
         # a max-pool between a convolution and its BatchNorm: that BatchNorm stays (4 stages)
-        ("plain_cpu", {}, 4),
+        ("plain_cpu", {"whiten": 0}, 4),
         ("conv_ae", {}, 0),
     ],
 )
@@ -98,7 +98,7 @@ def test_folding_batchnorm_keeps_the_eval_outputs(name: str, args: dict, n_kept:
 def test_the_plain_layout_convolves_every_pixel_then_halves_per_stage() -> None:
     from artstyle.models.classifier import PlainClassifier, mean_std
 
-    model = build_model("plain_cpu", num_classes=7, pool="avg").eval()
+    model = build_model("plain_cpu", num_classes=7, pool="avg", whiten=0).eval()
     assert isinstance(model, PlainClassifier) and model.config.widths == (16, 32, 64, 128)
     first_conv = model.stages[0][0]
     assert first_conv.stride == (1, 1) and first_conv.in_channels == 3
@@ -106,9 +106,12 @@ def test_the_plain_layout_convolves_every_pixel_then_halves_per_stage() -> None:
     # last BatchNorm; no shortcuts. The built-in defaults: GELU, the pool last
     kinds = [type(m).__name__ for m in model.stages[0]]
     assert kinds == ["Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]
-    usual = build_model("plain_cpu", num_classes=7, activation="gelu", pool_first=False)
+    usual = build_model("plain_cpu", num_classes=7, activation="gelu", pool_first=False, whiten=0)
     kinds = [type(m).__name__ for m in usual.stages[0]]
     assert kinds == ["Conv2d", "BatchNorm2d", "GELU", "Conv2d", "BatchNorm2d", "GELU", "MaxPool2d"]
+    # the preset: a fixed patch whitening (24 channels) in place of the first convolution
+    kinds = [type(m).__name__ for m in build_model("plain_cpu", num_classes=7).stages[0]]
+    assert kinds == ["PatchWhitening", "Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
         sides, h = [], x
@@ -118,7 +121,9 @@ def test_the_plain_layout_convolves_every_pixel_then_halves_per_stage() -> None:
         assert sides == [32, 16, 8, 4]
         torch.testing.assert_close(model.forward_features(x), h.mean(dim=(2, 3)))
         # depth 2: two pairs of convolutions a stage; multiscale pools every stage
-        deep = build_model("plain_cpu", num_classes=7, depths=(2, 1, 1, 1), pool="multiscale")
+        deep = build_model(
+            "plain_cpu", num_classes=7, depths=(2, 1, 1, 1), pool="multiscale", whiten=0
+        )
         assert sum(isinstance(m, torch.nn.Conv2d) for m in deep.stages[0]) == 4
         features = deep.eval().forward_features(x)
         assert features.shape == (2, 2 * (16 + 32 + 64 + 128))
@@ -128,8 +133,8 @@ def test_the_plain_layout_convolves_every_pixel_then_halves_per_stage() -> None:
 def test_pooling_first_gives_the_same_function_with_a_quarter_of_the_normalising() -> None:
     """``pool_first``: conv, max-pool, BatchNorm, activation. With ReLU and a positive BatchNorm
     scale (eval mode) that is the same function as the usual order, on a quarter of the values."""
-    usual = build_model("plain_cpu", num_classes=5, activation="relu", pool_first=False)
-    first = build_model("plain_cpu", num_classes=5, activation="relu", pool_first=True)
+    usual = build_model("plain_cpu", num_classes=5, activation="relu", pool_first=False, whiten=0)
+    first = build_model("plain_cpu", num_classes=5, activation="relu", pool_first=True, whiten=0)
     kinds = [type(m).__name__ for m in first.stages[0]]
     assert kinds == ["Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]
     # the same parameters in the same order: only the max-pool moved
@@ -215,19 +220,29 @@ def test_model_round_trip_gives_the_same_predictions(tmp_path: Path) -> None:
 def test_a_model_json_from_before_an_argument_existed_loads_as_it_was_trained(
     tmp_path: Path,
 ) -> None:
-    """plain_cpu's preset now sets ``activation`` and ``pool_first``; a run written before those
-    arguments existed has neither in model.json and must load with the layout it was trained
-    with (GELU, the pool last), not today's preset."""
+    """plain_cpu's preset now sets ``activation``, ``pool_first``, ``whiten`` and
+    ``identity_init``; a run written before those arguments existed has none of them in
+    model.json and must load with the layout it was trained with (GELU, the pool last, an
+    ordinary first convolution), not today's preset."""
     run = runs.create_run(tmp_path / "run")
     torch.manual_seed(0)
-    before = build_model("plain_cpu", num_classes=4, activation="gelu", pool_first=False).eval()
+    before = build_model(
+        "plain_cpu",
+        num_classes=4,
+        activation="gelu",
+        pool_first=False,
+        whiten=0,
+        identity_init=False,
+    ).eval()
     runs.save_model(run, before)
     spec = json.loads(run.model_json_path.read_text())
-    del spec["args"]["activation"], spec["args"]["pool_first"]
+    for key in ("activation", "pool_first", "whiten", "identity_init"):
+        del spec["args"][key]
     run.model_json_path.write_text(json.dumps(spec))
     loaded = runs.load_model(run)
     assert any(isinstance(m, torch.nn.GELU) for m in loaded.modules())
     assert (loaded.config.activation, loaded.config.pool_first) == ("gelu", False)
+    assert (loaded.config.whiten, loaded.config.identity_init) == (0, False)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), before(x), rtol=1e-4, atol=1e-4)
@@ -236,6 +251,7 @@ def test_a_model_json_from_before_an_argument_existed_loads_as_it_was_trained(
     runs.save_model(fresh, build_model("plain_cpu", num_classes=4).eval())
     assert json.loads(fresh.model_json_path.read_text())["args"]["activation"] == "relu"
     assert runs.load_model(fresh).config.pool_first is True
+    assert runs.load_model(fresh).config.whiten == 2
 
 
 def test_channels_last_models_save_and_load_in_that_layout(tmp_path: Path) -> None:

@@ -257,9 +257,10 @@ BALANCE_STRATEGIES = ("none", "weights", "resample", "sampler", "logit-adjust")
 
 # Epochs of a classifier left at ``epochs: null`` come from the number of training images: about
 # IMAGE_PASSES images seen in all, within EPOCH_RANGE. 7.6k paintings (6.8k after the validation
-# carve) get 18 epochs of plain_cpu, about ten CPU-minutes at 64 px; 1.4k get the range's top,
-# fewer images seen in all (docs/benchmarks.md, section real).
-IMAGE_PASSES = 123_000
+# carve) get 16 epochs of plain_cpu, about ten CPU-minutes at 64 px (18 before its whitened first
+# layer made a step 1.13x dearer; 16 scored as well on validation: docs/real-paintings.md); 1.4k
+# get the range's top, fewer images seen in all (docs/benchmarks.md, section real).
+IMAGE_PASSES = 109_000
 EPOCH_RANGE = (10, 80)
 
 
@@ -324,12 +325,12 @@ class ClassifierConfig(TrainConfig):
         ge=0,
         le=4,
         description="plain networks: the first convolution replaced by a fixed whitening of "
-        "the training images' k x k patches (this k; 0: off; default: the preset's)",
+        "the training images' k x k patches (this k; 0: off; default: the preset's, 2 for plain_cpu)",
     )
     identity_init: bool | None = Field(
         None,
         description="plain networks: each convolution starts with its first outputs copying "
-        "its inputs (default: the preset's, off)",
+        "its inputs (default: the preset's, on for plain_cpu)",
     )
     dropout: float = Field(0.2, ge=0.0, lt=1.0)
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
