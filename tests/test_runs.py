@@ -250,8 +250,8 @@ def test_a_model_json_from_before_an_argument_existed_loads_as_it_was_trained(
     fresh = runs.create_run(tmp_path / "fresh")
     runs.save_model(fresh, build_model("plain_cpu", num_classes=4).eval())
     assert json.loads(fresh.model_json_path.read_text())["args"]["activation"] == "relu"
-    assert runs.load_model(fresh).config.pool_first is True
-    assert runs.load_model(fresh).config.whiten == 2
+    reloaded = runs.load_model(fresh).config
+    assert reloaded.pool_first is True and reloaded.whiten == 2
 
 
 def test_channels_last_models_save_and_load_in_that_layout(tmp_path: Path) -> None:

@@ -325,7 +325,8 @@ class ClassifierConfig(TrainConfig):
         ge=0,
         le=4,
         description="plain networks: the first convolution replaced by a fixed whitening of "
-        "the training images' k x k patches (this k; 0: off; default: the preset's, 2 for plain_cpu)",
+        "the training images' k x k patches (this k; 0: off; default: the preset's, "
+        "2 for plain_cpu)",
     )
     identity_init: bool | None = Field(
         None,

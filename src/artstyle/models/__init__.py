@@ -232,8 +232,10 @@ _plain = _family("artstyle.models.classifier:PlainClassifier", "classifier", poo
 # means alone lost. A fixed whitening of 2x2 patches in place of the first convolution, and
 # convolutions that start as the identity (airbench's, together): above the layout without them
 # on the validation carves of both painting sets and the structure-only set (the last ten
-# epochs' mean on every seed, the best epoch on five of six), for about 1.13x the cost of a step (16 epochs of 6.8k paintings in about ten CPU-minutes). A model.json written before ``activation``, ``pool_first``, ``whiten``
-# or ``identity_init`` existed loads as it was trained (GELU, the pool last, no whitening).
+# epochs' mean on every seed, the best epoch on five of six), for about 1.13x the cost of a
+# step; 16 epochs of 6.8k paintings in about ten CPU-minutes. A model.json written before
+# ``activation``, ``pool_first``, ``whiten`` or ``identity_init`` existed loads as it was
+# trained (GELU, the pool last, no whitening).
 _plain(
     "plain_cpu",
     "CPU, real paintings (64 px)",
