@@ -5,7 +5,9 @@ recipe is trained from scratch and scored once on the test split: test balanced
 accuracy, macro-F1 and the CPU seconds of the whole command (decode, training,
 evaluation), with the spread over seeds. The reference runs for as many epochs as
 fit the defaults' CPU time on each set (seeds 0 and 1); a row per set says by how
-much the defaults beat it at equal CPU time. Every job runs on one thread, two jobs
+much the defaults beat it at equal CPU time. A second yardstick without deep
+learning (fixed colour and texture statistics and a kernel SVM,
+bench/reference_features.py) runs once per set. Every job runs on one thread, two jobs
 side by side on a 2-core machine, so CPU seconds compare across rows of one run.
 The section skips (keeps its last block) when the data is not there.
 """
@@ -42,12 +44,14 @@ SEEDS = (0, 1)
 # CPU time, while the smaller sets keep their 80 epochs at about 1.14x the CPU (screening runs
 # on an AVX2-only EPYC, docs/real-paintings.md), so their reference gets 16 epochs.
 EQUAL_CPU_EPOCHS = {"wikiart7-large": 3, "wikiart7": 16, STRUCTURE: 16}
-RECIPES = ("defaults", "reference-equal-cpu")
+RECIPES = ("defaults", "reference-equal-cpu", "features")
 
 
 def label_of(recipe: str, name: str) -> str:
     if recipe == "reference-equal-cpu":
         return f"reference for {EQUAL_CPU_EPOCHS[name]} epochs (the defaults' CPU time)"
+    if recipe == "features":
+        return "colour and texture statistics, RBF SVM (bench/reference_features.py)"
     return recipe
 
 
@@ -146,6 +150,9 @@ def classifier_jobs(root: Path, work: Path, *, quick: bool) -> list[Job]:
                     [*reference, "--epochs", epochs, "--seed", str(seed)],
                 )
             )
+        # no deep learning and nothing random but the folds that choose its C: one run
+        features = [sys.executable, str(HERE / "reference_features.py"), str(data), "--json"]
+        jobs.append(Job(f"{name} features seed 0", features))
     return jobs
 
 

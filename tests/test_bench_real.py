@@ -103,3 +103,58 @@ def test_the_margin_over_the_reference_at_equal_cpu_is_met_only_when_above() -> 
     small = by_name[f"wikiart7: {margin}"]
     assert small["value"] == pytest.approx(-0.01) and small["ok"] is False
     assert f"structure-8: {margin}" not in by_name  # no runs, no row
+
+
+def test_every_set_gets_one_run_of_the_features_yardstick_in_the_table(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(structure_set, "write", lambda *args, **kwargs: {})
+    jobs = bench_real.classifier_jobs(tmp_path, tmp_path / "work", quick=False)
+    features = [job for job in jobs if " features " in job.name]
+    assert [job.name for job in features] == [
+        f"{name} features seed 0" for name in (*bench_real.SETS, bench_real.STRUCTURE)
+    ]
+    assert all(Path(job.argv[1]).name == "reference_features.py" for job in features)
+    done = features[0]
+    done.result = {"balanced_accuracy": 0.43, "macro_f1": 0.42}
+    done.cpu = done.wall = 90.0
+    by_name = {item["name"]: item for item in bench_real.summarize([done])}
+    label = "colour and texture statistics, RBF SVM (bench/reference_features.py)"
+    score = by_name[f"wikiart7-large, {label}: test balanced accuracy"]
+    assert score["value"] == pytest.approx(0.43) and score["ok"] is None  # no target of its own
+
+
+def _stripes(path: Path, vertical: bool, phase: int) -> None:
+    """A 48 px image of black and white stripes 3 px wide, between black letterbox bars."""
+    stripes = ((np.arange(48) + phase) // 3 % 2 * 255).astype(np.uint8)
+    pixels = np.tile(stripes, (36, 1)) if vertical else np.tile(stripes[:36, None], (1, 48))
+    image = np.zeros((48, 48, 3), dtype=np.uint8)
+    image[6:42] = pixels[..., None]
+    Image.fromarray(image).save(path)
+
+
+def test_the_features_yardstick_tells_stripes_apart_choosing_c_on_training_folds(
+    tmp_path,
+) -> None:
+    import json
+    import subprocess
+
+    for split, n in (("train", 10), ("test", 4)):
+        for style, vertical in (("Horizontal", False), ("Vertical", True)):
+            folder = tmp_path / split / style
+            folder.mkdir(parents=True)
+            for i in range(n):
+                _stripes(folder / f"{i}.png", vertical, phase=i)
+    script = Path(bench_real.HERE) / "reference_features.py"
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), "--size", "32", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    scores = json.loads(result.stdout)
+    # every stripe's gradients point one way: the gradient histogram alone separates the two
+    assert scores["balanced_accuracy"] == 1.0 and scores["macro_f1"] == 1.0
+    # C comes from the training folds (eight images each time): high there too
+    assert scores["cv_balanced_accuracy"] >= 0.8 and scores["c"] in (1.0, 3.0, 10.0)
+    assert scores["n_features"] == 18 + 128 + 2 * (40 + 2 + 256)
