@@ -10,8 +10,25 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+
+
+def styles_of(data: Path) -> list[str]:
+    """The style folders of ``data/train``, sorted: the class indices of the reference scripts."""
+    return sorted(p.name for p in (data / "train").iterdir() if p.is_dir())
+
+
+def labelled_files(root: Path, classes: list[str]) -> Iterator[tuple[Path, int]]:
+    """(image file, class index) for every image under ``root/<style>/``, style by style, in
+    name order; other files are skipped."""
+    for label, name in enumerate(classes):
+        for path in sorted((root / name).iterdir()):
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                yield path, label
 
 
 def row(

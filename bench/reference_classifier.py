@@ -23,23 +23,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import labelled_files, styles_of
 from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
-SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
-
 
 def load_split(root: Path, classes: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
     images, labels = [], []
-    for label, name in enumerate(classes):
-        for path in sorted((root / name).iterdir()):
-            if path.suffix.lower() not in SUFFIXES:
-                continue
-            with Image.open(path) as image:
-                image = image.convert("RGB").resize((size, size), Image.BILINEAR)
-                images.append(np.asarray(image))
-            labels.append(label)
+    for path, label in labelled_files(root, classes):
+        with Image.open(path) as image:
+            image = image.convert("RGB").resize((size, size), Image.BILINEAR)
+            images.append(np.asarray(image))
+        labels.append(label)
     return np.stack(images), np.asarray(labels, dtype=np.int64)
 
 
@@ -88,7 +84,7 @@ def main() -> int:
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     started = time.process_time()
-    classes = sorted(p.name for p in (args.data / "train").iterdir() if p.is_dir())
+    classes = styles_of(args.data)
     x_train, y_train = load_split(args.data / "train", classes, args.size)
     x_test, y_test = load_split(args.data / "test", classes, args.size)
     mean = x_train.reshape(-1, 3).mean(0) / 255

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import labelled_files, styles_of
 from PIL import Image
 from scipy import ndimage
 from sklearn.metrics import balanced_accuracy_score, f1_score
@@ -32,7 +33,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 C_GRID = (1.0, 3.0, 10.0)
 # Sobel responses of grey in 0..1 (weights summing to 4 a side): flat, faint, soft, edge, hard
 STRENGTH_EDGES = (0.05, 0.15, 0.4, 1.0)
@@ -92,13 +92,9 @@ def describe(path: Path, size: int) -> np.ndarray:
 
 
 def load_split(root: Path, classes: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
-    features, labels = [], []
-    for label, name in enumerate(classes):
-        for path in sorted((root / name).iterdir()):
-            if path.suffix.lower() in SUFFIXES:
-                features.append(describe(path, size))
-                labels.append(label)
-    return np.stack(features), np.asarray(labels)
+    files = list(labelled_files(root, classes))
+    features = [describe(path, size) for path, _ in files]
+    return np.stack(features), np.asarray([label for _, label in files])
 
 
 def model(c: float):
@@ -113,7 +109,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     started = time.process_time()
-    classes = sorted(p.name for p in (args.data / "train").iterdir() if p.is_dir())
+    classes = styles_of(args.data)
     x_train, y_train = load_split(args.data / "train", classes, args.size)
     x_test, y_test = load_split(args.data / "test", classes, args.size)
     folds = StratifiedKFold(5, shuffle=True, random_state=args.seed)

@@ -145,7 +145,7 @@ def test_the_features_yardstick_tells_stripes_apart_choosing_c_on_training_folds
             folder.mkdir(parents=True)
             for i in range(n):
                 _stripes(folder / f"{i}.png", vertical, phase=i)
-    script = Path(bench_real.HERE) / "reference_features.py"
+    script = bench_real.HERE / "reference_features.py"
     result = subprocess.run(
         [sys.executable, str(script), str(tmp_path), "--size", "32", "--json"],
         capture_output=True,
