@@ -190,6 +190,9 @@ def summarize(jobs: list[Job]) -> list[dict[str, Any]]:
             seeds = ", ".join(job.name.rsplit(" ", 1)[1] for job in done)
             mean = fmean(scores)
             spread = f"seeds {seeds}: " + " / ".join(f"{s:.3f}" for s in scores)
+            alone = [job.result.get("network_balanced_accuracy") for job in done]
+            if all(score is not None for score in alone):  # the statistics expert mixed in
+                spread += "; the network alone " + " / ".join(f"{s:.3f}" for s in alone)
             target = TARGETS[name] if recipe == "defaults" else None
             label = label_of(recipe, name)
             rows.append(

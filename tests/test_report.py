@@ -431,6 +431,18 @@ def test_classifier_numbers_beside_baselines(tmp_path):
     assert "pixel for pixel" not in page  # no copies recorded, no note
 
 
+def test_a_mixed_classifier_shows_each_expert_alone(tmp_path):
+    run = classifier_run(tmp_path / "clf")
+    metrics = json.loads((run / "metrics.json").read_text())
+    plain = render_html(collect([run]))
+    assert "each expert alone" not in plain
+    metrics.update(statistics=0.5, network_balanced_accuracy=0.61, statistics_balanced_accuracy=0.7)
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    page = render_html(collect([run]))
+    assert "each expert alone" in page and '<div class="value">0.610 / 0.700</div>' in page
+    assert "the network / the statistics expert, mixed 0.5 : 0.5" in page
+
+
 def test_classifier_tested_on_copies_of_training_images_says_so(tmp_path):
     run = classifier_run(tmp_path / "clf")
     metrics = json.loads((run / "metrics.json").read_text())

@@ -287,6 +287,7 @@ SYNTHETIC_RECIPE: dict[str, Any] = {
     "translate": 0.0,
     "jitter": 0.1,
     "ema": False,
+    "statistics": 0.0,
 }
 
 
@@ -402,11 +403,21 @@ class ClassifierConfig(TrainConfig):
     # a slower CPU")
     ema: bool = Field(True, description=TrainConfig.model_fields["ema"].description)
     ema_decay: float = Field(0.98, gt=0.0, lt=1.0)
+    # the network and a kernel model on colour and texture statistics, their log-probabilities
+    # mixed in equal shares: the statistics hold across painters where the network learns the
+    # ones it saw (docs/real-paintings.md, section "The statistics expert")
+    statistics: float = Field(
+        0.5,
+        ge=0.0,
+        lt=1.0,
+        description="share of the colour-and-texture statistics expert in the predicted "
+        "log-probabilities, fitted after the network on the same training images (0: network only)",
+    )
 
 
 # Keys added to a config after runs were written without them: a run's config.yaml that lacks
 # one is read with the value that reproduces what that run did (not today's default).
-ADDED_KEYS_AS_BEFORE: dict[str, Any] = {"tta_crop": 1.0, "translate": 0.0}
+ADDED_KEYS_AS_BEFORE: dict[str, Any] = {"tta_crop": 1.0, "translate": 0.0, "statistics": 0.0}
 
 
 class CompareBalanceConfig(ClassifierConfig):
@@ -862,6 +873,9 @@ class LabelIssuesConfig(ClassifierConfig):
     tta_crop: float = Field(1.0, gt=0.0, le=1.0)
     val_fraction: float = Field(
         0.0, ge=0.0, lt=0.5, description="unused: each fold is scored on its held-out part"
+    )
+    statistics: float = Field(
+        0.0, ge=0.0, le=0.0, description="unused: the fold models predict with the network alone"
     )
     folds: int = Field(5, ge=2, le=50, description="cross-validation folds (stratified, seeded)")
     features: Path | None = Field(

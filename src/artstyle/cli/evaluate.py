@@ -70,6 +70,14 @@ def evaluate_command(
         f"chance {metrics['chance_accuracy']:.3f}",
         soft_wrap=False,
     )
+    if "network_balanced_accuracy" in metrics:
+        print_plain(
+            f"the network and the statistics expert mixed ({1 - metrics['statistics']:g} : "
+            f"{metrics['statistics']:g}); balanced accuracy of the network alone "
+            f"{metrics['network_balanced_accuracy']:.3f}, of the statistics expert alone "
+            f"{metrics['statistics_balanced_accuracy']:.3f}",
+            soft_wrap=False,
+        )
     if metrics["styles_absent_from_test"]:
         console.print(
             f"[yellow]styles absent from {split} (not averaged):[/] {escape(', '.join(metrics['styles_absent_from_test']))}"

@@ -54,6 +54,17 @@ class ClassifierData:
     held_out: float | None = None  # the test share held out when the data had no test split
     # a hash of the training files (names, sizes, times): tells data sets of one path apart
     fingerprint: str | None = None
+    # the scanned collection the arrays were decoded from (None: arrays built in memory)
+    index: Any = None
+
+    def items(self, split: str) -> list[Any] | None:
+        """The scanned items (files or parquet cells) of ``arrays[split]``'s rows, in row order;
+        None when the arrays were not decoded from a scanned collection."""
+        rels = getattr(self.arrays[split], "rels", None)
+        if self.index is None or rels is None:
+            return None
+        by_rel = {item.rel: item for item in self.index.split(split)}
+        return [by_rel[rel] for rel in rels]
 
     def stage_labels(self, stage: str) -> np.ndarray:
         array = self.arrays["test" if stage == "test" else "train"]
@@ -165,6 +176,7 @@ def load_classifier_data(
         notes,
         index.held_out,
         index.fingerprint("train"),
+        index,
     )
 
 

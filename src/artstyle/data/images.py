@@ -321,6 +321,45 @@ def checked_image_bytes(data: bytes, max_bytes: int, max_side: int) -> bytes | N
 __all__ += ["checked_image_bytes"]
 
 
+# ---------------------------------------------------------------- for the statistics expert
+
+# A row or column whose brightest channel stays at or below this (of 255) is black: letterbox
+# bars around a scanned painting, which the colour and texture statistics must not count.
+_BAR_LEVEL = 12
+
+
+def statistics_pixels(source, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """RGB and HSV ``(side, side, 3)`` uint8 of a whole image, black bars cut off, for the
+    colour and texture statistics (:mod:`artstyle.data.texture`).
+
+    ``source`` is an :class:`~artstyle.data.scan.Item` or an image file (its whole image is
+    decoded), or an ``(H, W, 3)`` uint8 array. Rows and columns at the edge whose pixels are all black
+    (brightest channel <= 12) are dropped when more than 10 of each remain; the rest is
+    stretched to a square (bilinear), not cropped: a painting's whole surface counts.
+    Raises :class:`ImageError` for an item that cannot be read.
+    """
+    if isinstance(source, np.ndarray):
+        pixels = source
+    elif isinstance(source, str | os.PathLike):
+        try:
+            pixels = np.asarray(open_rgb(source, draft_size=side))
+        except ImageError as exc:
+            raise ImageError(exc.reason, path=str(source)) from exc
+    else:
+        pixels = decode_item_rgb(source, draft_size=side)
+    bright = pixels.max(axis=2) > _BAR_LEVEL
+    rows, cols = np.flatnonzero(bright.any(axis=1)), np.flatnonzero(bright.any(axis=0))
+    if len(rows) > 10 and len(cols) > 10:
+        pixels = pixels[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    image = Image.fromarray(np.ascontiguousarray(pixels), "RGB").resize(
+        (side, side), Image.Resampling.BILINEAR
+    )
+    return np.asarray(image, dtype=np.uint8), np.asarray(image.convert("HSV"), dtype=np.uint8)
+
+
+__all__ += ["statistics_pixels"]
+
+
 # ---------------------------------------------------------------- for LoRA
 
 

@@ -48,6 +48,8 @@ from artstyle.train.engine import is_launched_child
 CONFIG_FILE = "config.yaml"
 CLASSES_FILE = "classes.json"
 WEIGHTS_FILE = "model.safetensors"
+# a classifier's statistics expert (artstyle.models.statistics), beside the network's weights
+STATISTICS_FILE = "statistics.safetensors"
 MODEL_FILE = "model.json"
 CHECKPOINT_FILE = "checkpoints/last.ckpt"
 METRICS_FILE = "metrics.json"
@@ -87,6 +89,7 @@ class RunFolder:
     config_path = _InRun(CONFIG_FILE)
     classes_path = _InRun(CLASSES_FILE)
     weights_path = _InRun(WEIGHTS_FILE)
+    statistics_path = _InRun(STATISTICS_FILE)
     model_json_path = _InRun(MODEL_FILE)
     checkpoint_path = _InRun(CHECKPOINT_FILE)
     metrics_path = _InRun(METRICS_FILE)

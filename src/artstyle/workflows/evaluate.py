@@ -35,6 +35,7 @@ from artstyle.train.tasks import TASKS
 from artstyle.train.tasks.autoencoder import AutoencoderTask, reference_psnr
 from artstyle.train.tasks.base import TaskSpec
 from artstyle.train.tasks.classifier import ClassifierTask, metrics_from_totals, tta_averaged
+from artstyle.workflows import mixture
 from artstyle.workflows.figures import write_autoencoder_figures, write_classifier_figures
 
 
@@ -105,9 +106,31 @@ def evaluate_run(
     task = ClassifierTask(config, loaded, tta=tta)
     task.setup(fabric.device)
     started = time.perf_counter()
-    totals = evaluate_stage(
-        fabric, task, model, split, batch_size=batch_size or config.eval_batch_size
-    )
+    expert = mixture.load_statistics(run, trained_on)
+    scores: dict[str, Any] = {}
+    if expert is None:
+        totals = evaluate_stage(
+            fabric, task, model, split, batch_size=batch_size or config.eval_batch_size
+        )
+    else:
+        log_probs = mixture.stage_log_probs(expert, task, split, progress=progress)
+        parts = mixture.mixed_totals(
+            task,
+            model,
+            split,
+            log_probs,
+            trained_on.statistics,
+            fabric=fabric,
+            batch_size=batch_size or config.eval_batch_size,
+        )
+        totals = parts["mixed"]
+        scores = {
+            "statistics": trained_on.statistics,
+            **{
+                f"{name}_balanced_accuracy": task.summarize(parts[name], split)["balanced_accuracy"]
+                for name in ("network", "statistics")
+            },
+        }
     seconds = time.perf_counter() - started
     previous = runs.read_metrics(run) if run.metrics_path.is_file() else {}
     keep = (
@@ -131,6 +154,7 @@ def evaluate_run(
         "tta": task.tta,
         "tta_crop": task.views_crop(split) if task.tta else None,
         **{key: previous[key] for key in keep if key in previous},
+        **scores,
     }
     if split == "test":
         if data is None and "n_test_in_train" in previous:  # the data it was trained and tested on
@@ -213,6 +237,7 @@ def predict(
     """
     from artstyle.data.batches import normalize
     from artstyle.data.images import ImageError, decode_image
+    from artstyle.data.texture import describe
 
     if top_k < 1:
         raise ArtstyleError(f"--top-k must be at least 1, got {top_k}")
@@ -223,14 +248,21 @@ def predict(
     files = expand_image_paths(paths)
     fabric = make_fabric(config.model_copy(update={"devices": 1, "num_nodes": 1}))
     model = runs.load_model(run, device=fabric.device)
+    expert = mixture.load_statistics(run, config)
     results: list[dict[str, Any]] = []
     decoded: list[tuple[int, np.ndarray]] = []
+    statistics: list[np.ndarray] = []
     for file in files:
         try:
-            decoded.append((len(results), decode_image(file, config.size, config.resize)))
-            results.append({"path": str(file)})
+            image = decode_image(file, config.size, config.resize)
+            features = describe(file) if expert is not None else None
         except ImageError as exc:
             results.append({"path": str(file), "error": exc.reason})
+            continue
+        decoded.append((len(results), image))
+        if features is not None:
+            statistics.append(features)
+        results.append({"path": str(file)})
     k = min(top_k, len(classes))
     batch_size = eval_batch_size(batch_size or config.eval_batch_size, fabric.device)
     with torch.no_grad(), fabric.autocast():
@@ -241,6 +273,11 @@ def predict(
             probabilities = model(x).float().softmax(dim=1)
             if tta:
                 probabilities = tta_averaged(model, x, probabilities, config.tta_crop)
+            if expert is not None:
+                chunk_statistics = np.stack(statistics[start : start + batch_size])
+                probabilities = mixture.mix_probabilities(
+                    probabilities.float(), expert.log_probs(chunk_statistics), config.statistics
+                )
             values, indices = probabilities.topk(k, dim=1)
             for (position, _), row_values, row_indices in zip(
                 chunk, values.cpu().tolist(), indices.cpu().tolist(), strict=True

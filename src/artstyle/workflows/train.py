@@ -38,6 +38,7 @@ from artstyle.train.tasks import TASKS, spec_for
 from artstyle.train.tasks import stylizer as stylizer_task
 from artstyle.train.tasks.autoencoder import reference_psnr
 from artstyle.train.tasks.classifier import metrics_from_totals
+from artstyle.workflows import mixture
 from artstyle.workflows.figures import (
     write_autoencoder_figures,
     write_classifier_figures,
@@ -384,6 +385,9 @@ def _finish_classifier(fitted: Fitted, *, quiet: bool) -> dict[str, Any]:
         "architecture": config.model,
         **run_summary(config, data, result, best_key="best_val_balanced_accuracy"),
     }
+    if config.statistics > 0:
+        totals, scores = _with_statistics(fitted, quiet=quiet)
+        extra.update(scores)
     if stage == "test":
         extra.update(leaked_test_images(data.arrays["train"], data.arrays["test"]))
     metrics = metrics_from_totals(task, totals, data, extra)
@@ -392,12 +396,49 @@ def _finish_classifier(fitted: Fitted, *, quiet: bool) -> dict[str, Any]:
     if not quiet:
         _announce(
             f"{stage} balanced accuracy {metrics['balanced_accuracy']:.3f}, accuracy {metrics['accuracy']:.3f} "
-            f"(majority baseline {metrics['majority_baseline_accuracy']:.3f}); wrote {run.path}",
+            f"(majority baseline {metrics['majority_baseline_accuracy']:.3f})"
+            f"{_experts_alone(metrics)}; wrote {run.path}",
             metrics,
             config,
             leakage_warning(metrics, config.data),
         )
     return metrics
+
+
+def _experts_alone(metrics: dict[str, Any]) -> str:
+    """ ", network alone 0.41, statistics expert alone 0.43" for a mixed run; "" otherwise."""
+    if "network_balanced_accuracy" not in metrics:
+        return ""
+    return (
+        f", network alone {metrics['network_balanced_accuracy']:.3f}, statistics expert alone "
+        f"{metrics['statistics_balanced_accuracy']:.3f}"
+    )
+
+
+def _with_statistics(fitted: Fitted, *, quiet: bool) -> tuple[Any, dict[str, Any]]:
+    """Fit the statistics expert, then score the stage on the mixture (one process, the saved
+    best weights): its totals, and the metrics keys of the mixture and of each expert alone."""
+    config, run, data, task, result, stage, _ = fitted
+    expert = mixture.fit_statistics(config, run, data, progress=not quiet)
+    log_probs = mixture.stage_log_probs(expert, task, stage, progress=not quiet)
+    model = runs.load_model(run, device=result.fabric.device)
+    parts = mixture.mixed_totals(
+        task,
+        model,
+        stage,
+        log_probs,
+        config.statistics,
+        fabric=result.fabric,
+        batch_size=config.eval_batch_size,
+    )
+    scores = {
+        "statistics": config.statistics,
+        **{
+            f"{name}_balanced_accuracy": task.summarize(parts[name], stage)["balanced_accuracy"]
+            for name in ("network", "statistics")
+        },
+    }
+    return parts["mixed"], scores
 
 
 def _announce(

@@ -54,6 +54,17 @@ def classifier_part(run: Run, part: Part) -> None:
                 "true style among the 3 best",
             )
         )
+    if as_number(metrics.get("network_balanced_accuracy")) is not None:
+        share = as_number(metrics.get("statistics"))
+        cards.append(
+            Card(
+                "each expert alone",
+                f"{fmt(metrics['network_balanced_accuracy'], 'accuracy')} / "
+                f"{fmt(metrics.get('statistics_balanced_accuracy'), 'accuracy')}",
+                "balanced accuracy of the network / the statistics expert"
+                + (f", mixed {1 - share:g} : {share:g}" if share is not None else ""),
+            )
+        )
     if "n_test" in metrics:
         cards.append(
             Card(
@@ -124,5 +135,8 @@ def classifier_part(run: Run, part: Part) -> None:
         "test_in_train",
         "per_class",
         "confusion_matrix",
+        "statistics",
+        "network_balanced_accuracy",
+        "statistics_balanced_accuracy",
     }
     add_curves_and_other_numbers(run, part, shown)

@@ -188,19 +188,30 @@ class ClassifierTask(ArrayTask):
                 losses = lam * losses + (1.0 - lam) * per_image(y[partner])
             loss = losses.mean()
         else:
-            if self.tta:
-                # test-time augmentation: average the probabilities of the image, its mirror
-                # and (tta_crop < 1) its corner and centre crops
-                probabilities = tta_averaged(
-                    model, x, logits.softmax(dim=1), self.views_crop(stage)
-                )
-                logits = probabilities.clamp_min(1e-12).log()
+            logits = self.scoring_logits(model, x, logits, stage)
             loss = F.cross_entropy(logits, y)
+        return StepOutput(loss, self.scores(logits, y, loss), y.shape[0])
+
+    def scoring_logits(
+        self, model, x: torch.Tensor, logits: torch.Tensor, stage: str
+    ) -> torch.Tensor:
+        """What a split is scored on: the model's ``logits`` of ``x``, or with test-time
+        augmentation the log of the probabilities averaged over the image, its mirror and
+        (tta_crop < 1) its corner and centre crops."""
+        if not self.tta:
+            return logits
+        probabilities = tta_averaged(model, x, logits.softmax(dim=1), self.views_crop(stage))
+        return probabilities.clamp_min(1e-12).log()
+
+    def scores(
+        self, logits: torch.Tensor, y: torch.Tensor, loss: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """One batch's summed statistics (loss, count, top-3 hits, confusion counts)."""
         predictions = logits.argmax(dim=1)
         k = min(3, self.n_classes)
         in_top3 = (logits.topk(k, dim=1).indices == y[:, None]).any(dim=1)
         n = y.shape[0]
-        stats = {
+        return {
             "loss_sum": loss.detach().float() * n,
             "n": torch.tensor(n, device=y.device),
             "top3": in_top3.sum(),
@@ -209,7 +220,6 @@ class ClassifierTask(ArrayTask):
                 y * self.n_classes + predictions, minlength=self.n_classes * self.n_classes
             ),
         }
-        return StepOutput(loss, stats, n)
 
     def summarize(self, totals: dict[str, torch.Tensor], stage: str) -> dict[str, float]:
         n = int(totals["n"].item())
