@@ -113,24 +113,16 @@ def evaluate_run(
             fabric, task, model, split, batch_size=batch_size or config.eval_batch_size
         )
     else:
-        log_probs = mixture.stage_log_probs(expert, task, split, progress=progress)
-        parts = mixture.mixed_totals(
+        totals, scores = mixture.scored(
             task,
             model,
             split,
-            log_probs,
+            expert,
             trained_on.statistics,
             fabric=fabric,
             batch_size=batch_size or config.eval_batch_size,
+            progress=progress,
         )
-        totals = parts["mixed"]
-        scores = {
-            "statistics": trained_on.statistics,
-            **{
-                f"{name}_balanced_accuracy": task.summarize(parts[name], split)["balanced_accuracy"]
-                for name in ("network", "statistics")
-            },
-        }
     seconds = time.perf_counter() - started
     previous = runs.read_metrics(run) if run.metrics_path.is_file() else {}
     keep = (

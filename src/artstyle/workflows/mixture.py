@@ -109,6 +109,27 @@ def mixed_totals(
     return totals
 
 
+def scored(
+    task: ClassifierTask,
+    model,
+    stage: str,
+    expert: StatisticsExpert,
+    share: float,
+    *,
+    fabric: Any,
+    batch_size: int | None,
+    progress: bool,
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``stage`` scored on the mixture: its summed statistics, and the metrics.json keys of
+    the share and of each expert alone (``network_balanced_accuracy``, ...)."""
+    log_probs = stage_log_probs(expert, task, stage, progress=progress)
+    parts = mixed_totals(task, model, stage, log_probs, share, fabric=fabric, batch_size=batch_size)
+    keys: dict[str, Any] = {"statistics": share}
+    for name in ("network", "statistics"):
+        keys[f"{name}_balanced_accuracy"] = task.summarize(parts[name], stage)["balanced_accuracy"]
+    return parts["mixed"], keys
+
+
 def mix_probabilities(
     network: torch.Tensor, expert_log_probs: np.ndarray, share: float
 ) -> torch.Tensor:

@@ -420,25 +420,16 @@ def _with_statistics(fitted: Fitted, *, quiet: bool) -> tuple[Any, dict[str, Any
     best weights): its totals, and the metrics keys of the mixture and of each expert alone."""
     config, run, data, task, result, stage, _ = fitted
     expert = mixture.fit_statistics(config, run, data, progress=not quiet)
-    log_probs = mixture.stage_log_probs(expert, task, stage, progress=not quiet)
-    model = runs.load_model(run, device=result.fabric.device)
-    parts = mixture.mixed_totals(
+    return mixture.scored(
         task,
-        model,
+        runs.load_model(run, device=result.fabric.device),
         stage,
-        log_probs,
+        expert,
         config.statistics,
         fabric=result.fabric,
         batch_size=config.eval_batch_size,
+        progress=not quiet,
     )
-    scores = {
-        "statistics": config.statistics,
-        **{
-            f"{name}_balanced_accuracy": task.summarize(parts[name], stage)["balanced_accuracy"]
-            for name in ("network", "statistics")
-        },
-    }
-    return parts["mixed"], scores
 
 
 def _announce(
