@@ -159,4 +159,4 @@ def test_the_features_yardstick_tells_stripes_apart_choosing_c_on_training_folds
     assert scores["balanced_accuracy"] == 1.0 and scores["macro_f1"] == 1.0
     # C comes from the training folds (eight images each time): high there too
     assert scores["cv_balanced_accuracy"] >= 0.8 and scores["c"] in (1.0, 3.0, 10.0)
-    assert scores["n_features"] == 18 + 128 + 2 * (40 + 2 + 256)
+    assert scores["n_features"] == 18 + 128 + 2 * (40 + 2 + 256) + 16 * (6 + 1)

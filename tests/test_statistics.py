@@ -20,6 +20,7 @@ from artstyle.models.statistics import StatisticsExpert
 
 GRADIENTS = 146  # after the RGB and HSV moments (18) and the HSV histogram (128)
 LBP = GRADIENTS + 40 + 2  # after the gradient histogram and the strength's mean and deviation
+LAYOUT = LBP + 256 + 40 + 2 + 256  # after the same three at half the side
 
 
 def test_a_flat_image_has_only_flat_gradients_and_one_binary_pattern() -> None:
@@ -31,6 +32,24 @@ def test_a_flat_image_has_only_flat_gradients_and_one_binary_pattern() -> None:
     assert features[LBP + 255] == pytest.approx(1.0)  # every neighbour >= the centre
     assert features[0:3] == pytest.approx([128 / 255] * 3, abs=1e-3)  # RGB means
     assert features[3:6] == pytest.approx([0.0] * 3, abs=1e-5)  # no deviation
+
+
+def test_the_layout_says_where_the_dark_half_is() -> None:
+    dark_top = np.full((64, 64, 3), 220, dtype=np.uint8)
+    dark_top[:32] = 20
+    top, bottom = describe(dark_top), describe(dark_top[::-1].copy())
+    assert N_FEATURES == LAYOUT + 16 * 6 + 16
+    means = top[LAYOUT : LAYOUT + 96].reshape(4, 4, 6)
+    # red in the top and bottom rows of cells (the two middle rows hold the blurred edge)
+    assert means[0, :, 0] == pytest.approx(np.full(4, 20 / 255), abs=1e-3)
+    assert means[3, :, 0] == pytest.approx(np.full(4, 220 / 255), abs=1e-3)
+    assert means[1, 0, 0] < means[2, 0, 0]
+    spread = top[LAYOUT + 96 :].reshape(4, 4)
+    assert np.allclose(spread[[0, 3]], 0.0, atol=1e-6) and (spread[[1, 2]] > 0.01).all()
+    # the same colours, the same amount of edge: only where they sit differs
+    assert np.allclose(top[:18], bottom[:18], atol=1e-6)
+    assert np.allclose(top[18 : 18 + 128], bottom[18 : 18 + 128])
+    assert not np.allclose(top[LAYOUT:], bottom[LAYOUT:])
 
 
 def test_stripes_of_two_directions_fill_other_orientation_bins() -> None:

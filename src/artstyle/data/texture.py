@@ -1,4 +1,4 @@
-"""Colour and texture statistics of paintings: 742 fixed numbers per image, no learning.
+"""Colour, texture and layout statistics of paintings: 854 fixed numbers per image, no learning.
 
 What a painting's palette and brushwork look like, summed over its whole surface:
 the mean, standard deviation and skewness of R, G, B, H, S and V; a joint hue x
@@ -6,7 +6,9 @@ saturation x value histogram (8 x 4 x 4); and, on its grey image and on that
 image at half the side, a histogram of Sobel gradients' orientation x strength
 (as HOG over the whole image, Dalal & Triggs 2005), the strength's mean and
 deviation, and the histogram of the 256 local binary patterns of 3x3
-neighbourhoods (Ojala et al. 2002). Histograms are square-rooted (Hellinger).
+neighbourhoods (Ojala et al. 2002); and where light, dark and colour sit: the
+mean of each channel and the grey deviation in the cells of a 4 x 4 grid.
+Histograms are square-rooted (Hellinger).
 
 They hold across painters where a network trained on a few thousand paintings
 learns the painters it saw: :mod:`artstyle.models.statistics` fits a kernel
@@ -31,8 +33,9 @@ from artstyle.io import atomic_path
 from artstyle.progress import progress_bar
 
 SIDE = 128  # pixels a side: the texture histograms need more than the network's 64
-N_FEATURES = 742
-_VERSION = 1  # of the statistics: a change to what they count makes older cached ones stale
+GRID = 4  # cells a side of the layout statistics
+N_FEATURES = 854
+_VERSION = 2  # of the statistics: a change to what they count makes older cached ones stale
 # Sobel responses of grey in 0..1 (weights summing to 4 a side): flat, faint, soft, edge, hard
 STRENGTH_EDGES = (0.05, 0.15, 0.4, 1.0)
 LBP_OFFSETS = ((0, 0), (0, 1), (0, 2), (1, 2), (2, 2), (2, 1), (2, 0), (1, 0))
@@ -65,7 +68,7 @@ def _texture(grey: np.ndarray) -> list[np.ndarray]:
 
 
 def describe_pixels(rgb: np.ndarray, hsv: np.ndarray) -> np.ndarray:
-    """The statistics of one image given as RGB and HSV ``(S, S, 3)`` uint8: ``(742,)`` float64."""
+    """The statistics of one image given as RGB and HSV ``(S, S, 3)`` uint8: ``(854,)`` float64."""
     rgb_f = rgb.astype(np.float64) / 255
     hsv_f = hsv.astype(np.float64) / 255
     bins = [np.floor(hsv_f[..., i] * n).clip(0, n - 1).astype(int) for i, n in enumerate((8, 4, 4))]
@@ -76,18 +79,29 @@ def describe_pixels(rgb: np.ndarray, hsv: np.ndarray) -> np.ndarray:
     ]
     grey = rgb_f.mean(axis=2)
     parts += _texture(grey) + _texture(ndimage.zoom(grey, 0.5, order=1))
+    parts += _layout(np.concatenate([rgb_f, hsv_f], axis=2), grey)
     return np.concatenate(parts)
+
+
+def _layout(channels: np.ndarray, grey: np.ndarray) -> list[np.ndarray]:
+    """Where light, dark and colour sit: the mean of each of the 6 channels and the grey
+    deviation in each cell of a 4 x 4 grid (96 + 16 numbers)."""
+    side = (min(grey.shape) // GRID) * GRID
+    cell = side // GRID
+    means = channels[:side, :side].reshape(GRID, cell, GRID, cell, -1).mean(axis=(1, 3))
+    spread = grey[:side, :side].reshape(GRID, cell, GRID, cell).std(axis=(1, 3))
+    return [means.ravel(), spread.ravel()]
 
 
 def describe(source: Any, side: int = SIDE) -> np.ndarray:
     """The statistics of an :class:`~artstyle.data.scan.Item` or an ``(H, W, 3)`` uint8 array,
-    black bars cut off and resized to ``side``: ``(742,)`` float64. Raises
+    black bars cut off and resized to ``side``: ``(854,)`` float64. Raises
     :class:`~artstyle.data.images.ImageError` for an item that cannot be read."""
     return describe_pixels(*statistics_pixels(source, side))
 
 
 def describe_rows(data: Any, split: str, rows: np.ndarray, *, progress: bool = True) -> np.ndarray:
-    """The statistics of rows ``rows`` of ``data.arrays[split]``: ``(len(rows), 742)`` float32.
+    """The statistics of rows ``rows`` of ``data.arrays[split]``: ``(len(rows), 854)`` float32.
 
     From each image's own file (its whole surface at :data:`SIDE` px) when the data was
     scanned from files, else from the decoded array itself; a file that no longer reads

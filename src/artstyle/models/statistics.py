@@ -2,7 +2,7 @@
 
 The classifier network learns from a few thousand paintings and, with them, the
 painters it saw; fixed statistics (:mod:`artstyle.data.texture`) carry what holds
-across painters. The expert standardises the 742 numbers, maps them through an
+across painters. The expert standardises the 854 numbers, maps them through an
 RBF kernel against up to 1,000 training images (the Nystroem approximation,
 Williams & Seeger 2001) and fits a class-balanced multinomial logistic
 regression there. Its log-probabilities are mixed with the network's
