@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 # Tests run two pytest workers on two cores: one thread per process (and per child
@@ -51,6 +52,39 @@ def make_dataset(
                     size=size,
                 )
     return root
+
+
+# a tiny, quick classifier for tests that train through the command line
+FAST_CLASSIFIER = [
+    "--size",
+    "32",
+    "--batch-size",
+    "8",
+    "--width",
+    "8",
+    "--workers",
+    "1",
+    "--progress",
+    "false",
+]
+
+
+def classifier_args(
+    data: Path, out: Path, cache: Path, *extra: str, fast: Sequence[str] = FAST_CLASSIFIER
+) -> list[str]:
+    """``artstyle train classifier`` arguments for ``data`` -> ``out``, quick (``fast``)."""
+    return [
+        "train",
+        "classifier",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache),
+        *fast,
+        *extra,
+    ]
 
 
 @pytest.fixture(autouse=True)

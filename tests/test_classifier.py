@@ -20,20 +20,10 @@ from artstyle.config import ClassifierConfig
 from artstyle.data.dataset import ClassifierData, stratified_split
 from artstyle.train import loop, runs
 from artstyle.train.tasks.classifier import ClassifierTask
+from conftest import FAST_CLASSIFIER as FAST
+from conftest import classifier_args as _train_args
 from conftest import interrupt_after_update, make_dataset, write_image
 
-FAST = [
-    "--size",
-    "32",
-    "--batch-size",
-    "8",
-    "--width",
-    "8",
-    "--workers",
-    "1",
-    "--progress",
-    "false",
-]
 METRIC_KEYS = {
     "accuracy",
     "balanced_accuracy",
@@ -46,21 +36,6 @@ METRIC_KEYS = {
     "train_images_per_second",
     "styles_absent_from_test",
 }
-
-
-def _train_args(data: Path, out: Path, cache: Path, *extra: str) -> list[str]:
-    return [
-        "train",
-        "classifier",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--cache-dir",
-        str(cache),
-        *FAST,
-        *extra,
-    ]
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ from artstyle.data.scan import scan
 from artstyle.errors import ArtstyleError
 from artstyle.models import build_model
 from artstyle.train import runs
-from conftest import make_dataset
+from conftest import classifier_args, make_dataset
 
 ARTSTYLE = Path(sys.executable).with_name("artstyle")
 # tiny and quick: 16 px, a width-4 network, 3 batches per epoch
@@ -94,18 +94,7 @@ def wait_until(
 
 
 def train_args(data: Path, run: Path, cache: Path, *extra: str) -> list[str]:
-    return [
-        "train",
-        "classifier",
-        "--data",
-        str(data),
-        "--out",
-        str(run),
-        "--cache-dir",
-        str(cache),
-        *FAST,
-        *extra,
-    ]
+    return classifier_args(data, run, cache, *extra, fast=FAST)
 
 
 def check_run_folder(path: Path) -> dict:

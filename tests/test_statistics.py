@@ -17,6 +17,7 @@ from artstyle.cli import main
 from artstyle.data.texture import N_FEATURES, describe
 from artstyle.errors import ArtstyleError
 from artstyle.models.statistics import StatisticsExpert
+from conftest import classifier_args
 
 GRADIENTS = 146  # after the RGB and HSV moments (18) and the HSV histogram (128)
 LBP = GRADIENTS + 40 + 2  # after the gradient histogram and the strength's mean and deviation
@@ -146,20 +147,7 @@ def mixed_run(tmp_path_factory) -> tuple[Path, Path]:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(pixels.astype(np.uint8)).save(path)
     run = root / "run"
-    args = ["train", "classifier", "--data", str(root / "data"), "--out", str(run)]
-    fast = [
-        "--size",
-        "32",
-        "--batch-size",
-        "8",
-        "--width",
-        "8",
-        "--epochs",
-        "2",
-        "--progress",
-        "false",
-    ]
-    assert main([*args, *fast, "--cache-dir", str(root / "cache")]) == 0
+    assert main(classifier_args(root / "data", run, root / "cache", "--epochs", "2")) == 0
     return root / "data", run
 
 
@@ -217,9 +205,8 @@ def test_statistics_zero_trains_the_network_alone(tmp_path, capsys) -> None:
         {"train": {"A": 6, "B": 6}, "test": {"A": 2, "B": 2}},
     )
     run = tmp_path / "run"
-    args = ["train", "classifier", "--data", str(data), "--out", str(run), "--statistics", "0"]
-    fast = ["--size", "32", "--width", "8", "--epochs", "1", "--progress", "false"]
-    assert main([*args, *fast]) == 0
+    args = classifier_args(data, run, tmp_path / "cache", "--epochs", "1", "--statistics", "0")
+    assert main(args) == 0
     assert not (run / "statistics.safetensors").exists()
     assert "network_balanced_accuracy" not in json.loads((run / "metrics.json").read_text())
 

@@ -127,15 +127,11 @@ def _describe(array: Any, items: list[Any] | None, rows: np.ndarray, progress: b
     out = np.empty((len(rows), N_FEATURES), dtype=np.float32)
     with progress_bar("colour and texture statistics", len(rows), progress) as advance:
         for position, row in enumerate(rows):
-            source: Any = array.images[row]
-            if items is not None:
-                try:
-                    source = statistics_pixels(items[row], SIDE)
-                except ImageError:
-                    source = statistics_pixels(array.images[row], SIDE)
-            else:
-                source = statistics_pixels(source, SIDE)
-            out[position] = describe_pixels(*source)
+            try:
+                pixels = statistics_pixels(array.images[row] if items is None else items[row], SIDE)
+            except ImageError:  # the file no longer reads: the image as it was decoded
+                pixels = statistics_pixels(array.images[row], SIDE)
+            out[position] = describe_pixels(*pixels)
             advance(1)
     return out
 

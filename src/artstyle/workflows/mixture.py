@@ -102,7 +102,7 @@ def mixed_totals(
             x, y = task.make_batch(rows[start : start + size], stage, None)
             network = task.scoring_logits(model, x, model(x).float(), stage).log_softmax(dim=1)
             expert = torch.from_numpy(expert_log_probs[start : start + size]).to(network.device)
-            mixed = ((1.0 - share) * network + share * expert).log_softmax(dim=1)
+            mixed = mix(network, expert, share)
             for name, logits in (("mixed", mixed), ("network", network), ("statistics", expert)):
                 add_stats(totals[name], task.scores(logits, y, F.cross_entropy(logits, y)))
     model.train(was_training)
@@ -130,10 +130,14 @@ def scored(
     return parts["mixed"], keys
 
 
+def mix(network: torch.Tensor, expert: torch.Tensor, share: float) -> torch.Tensor:
+    """(B, K) log-probabilities of the network and of the expert -> the mixture's."""
+    return ((1.0 - share) * network + share * expert).log_softmax(dim=1)
+
+
 def mix_probabilities(
     network: torch.Tensor, expert_log_probs: np.ndarray, share: float
 ) -> torch.Tensor:
     """(B, K) network probabilities and the expert's log-probabilities -> mixed probabilities."""
     expert = torch.from_numpy(expert_log_probs).to(network.device)
-    mixed = (1.0 - share) * network.clamp_min(1e-12).log() + share * expert
-    return mixed.softmax(dim=1)
+    return mix(network.clamp_min(1e-12).log(), expert, share).exp()
