@@ -146,6 +146,10 @@ def test_evaluate_reproduces_the_training_metrics(trained, capsys) -> None:
     assert evaluated["confusion_matrix"] == written["confusion_matrix"]
     assert evaluated["balanced_accuracy"] == written["balanced_accuracy"]
     assert evaluated["train_images_per_second"] == written["train_images_per_second"]
+    # what training recorded about itself (threads, the data it learned from, ...) stays
+    assert set(written) <= set(evaluated)
+    for key in ("threads", "data_fingerprint", "stopped", "epochs_run", "best_epoch"):
+        assert evaluated[key] == written[key], key
     assert main(["evaluate", str(run), "--tta"]) == 0
     out = capsys.readouterr().out
     assert "balanced accuracy" in out and "Cubism" in out
@@ -535,6 +539,36 @@ def test_a_schedule_shortened_to_the_time_budget_says_so_and_is_not_extended(
     _, finished, _ = trained  # ran all its epochs
     assert json.loads((finished / "metrics.json").read_text())["stopped"] == "finished"
     assert main(["train", "classifier", "--resume", str(finished)]) == 2
+    assert "already trained all 2 epochs" in " ".join(capsys.readouterr().err.split())
+
+
+def test_resume_of_a_run_stopped_after_its_last_epoch_finishes_it(
+    trained, tmp_path, capsys
+) -> None:
+    # killed after the last epoch's checkpoint, before the final scoring wrote metrics.json
+    # and the statistics expert: --resume trains nothing and writes what the finish writes
+    _, finished, _ = trained
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    want = json.loads((run / "metrics.json").read_text())
+    checkpoint = (run / "checkpoints" / "last.ckpt").read_bytes()
+    weights = (run / "model.safetensors").read_bytes()
+    (run / "metrics.json").unlink()
+    (run / "statistics.safetensors").unlink()
+    capsys.readouterr()
+    assert main(["train", "classifier", "--resume", str(run), "--progress", "false"]) == 0
+    printed = " ".join(capsys.readouterr().err.split())
+    assert "trained all 2 epochs before it was stopped: finishing it" in printed
+    got = json.loads((run / "metrics.json").read_text())
+    for key in ("balanced_accuracy", "network_balanced_accuracy", "statistics_balanced_accuracy"):
+        assert got[key] == pytest.approx(want[key], abs=1e-9), key
+    assert (got["stopped"], got["epochs_run"]) == ("finished", 2)
+    assert (run / "statistics.safetensors").is_file()
+    # nothing was trained: the checkpoint and the weights are the ones the kill left
+    assert (run / "checkpoints" / "last.ckpt").read_bytes() == checkpoint
+    assert (run / "model.safetensors").read_bytes() == weights
+    # once finished, a second --resume is refused as for any finished run
+    assert main(["train", "classifier", "--resume", str(run)]) == 2
     assert "already trained all 2 epochs" in " ".join(capsys.readouterr().err.split())
 
 

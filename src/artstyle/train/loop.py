@@ -432,7 +432,8 @@ def fit(
     if resume:
         checkpoint = runs.load_checkpoint(run.checkpoint_path)
         _restore(checkpoint, resumable, run.checkpoint_path)
-        if state.epoch >= state.planned_epochs:
+        finishing = state.epoch >= state.planned_epochs and not run.metrics_path.is_file()
+        if state.epoch >= state.planned_epochs and not finishing:
             raise ArtstyleError(
                 f"{run.path} already finished its schedule, shortened to {state.planned_epochs} "
                 f"of {config.epochs} epochs to fit --max-minutes; its learning rate has annealed, "
@@ -450,7 +451,12 @@ def fit(
             run.metrics_path.unlink(missing_ok=True)
         if is_zero and not quiet:
             Progress(False).print(
-                f"resuming {run.path} at epoch {state.epoch + 1}, batch {state.batch_in_epoch}, step {state.step}"
+                # stopped after its last checkpoint but before metrics.json: nothing is left to
+                # train, only the final scoring (test split, metrics, figures) to do
+                f"{run.path} trained all {state.planned_epochs} epochs before it was stopped: "
+                "finishing it (final evaluation and metrics)"
+                if finishing
+                else f"resuming {run.path} at epoch {state.epoch + 1}, batch {state.batch_in_epoch}, step {state.step}"
             )
     elif is_zero:
         # classes.json first: config.yaml marks a folder as a run, and a run killed between

@@ -140,6 +140,8 @@ def evaluate_run(
         "train_images_per_second",
         "devices",
         "precision",
+        "threads",
+        "data_fingerprint",
     )
     extra = {
         "split": split,
