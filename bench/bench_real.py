@@ -3,9 +3,9 @@
 On ``wikiart7-large`` and ``wikiart7`` (../shared/data, or ARTSTYLE_REAL_DATA), each
 recipe is trained from scratch and scored once on the test split: test balanced
 accuracy, macro-F1 and the CPU seconds of the whole command (decode, training,
-evaluation), with the spread over seeds. The reference runs for as many epochs as
-fit the defaults' CPU time on each set (seeds 0 and 1); a row per set says by how
-much the defaults beat it at equal CPU time. A second yardstick without deep
+evaluation), with the spread over seeds. The reference runs after the defaults, for as
+many whole epochs as fit the CPU time they took on the same set in this run (seeds 0
+and 1); a row per set says by how much the defaults beat it at equal CPU time. A second yardstick without deep
 learning (fixed colour and texture statistics and a kernel SVM,
 bench/reference_features.py) runs once per set. Every job runs on one thread, two jobs
 side by side on a 2-core machine, so CPU seconds compare across rows of one run.
@@ -31,25 +31,15 @@ HERE = Path(__file__).resolve().parent
 SETS = ("wikiart7-large", "wikiart7")
 STRUCTURE = "structure-8"  # bench/structure_set.py: 8 styles told apart by structure only, 20:1
 SEEDS = (0, 1)
-# The reference at the defaults' CPU time on each set, in whole epochs of its own one-cycle
-# schedule. Measured (bench run of 2026-12-06, one thread, two jobs side by side): it takes about
-# 184 CPU s an epoch on wikiart7-large, 33 on wikiart7 and 16.5 on the structure-only set. The
-# defaults' whole command took 636, 497 and 245 CPU s in the run of 2026-12-07 00:51 (plain_cpu
-# with GELU and the pool last, the last stage's means); ReLU, the pool first and every stage's
-# statistics trained at about 0.95x that in screening runs: about 600, 470 and 235 s (the run of
-# 02:38 measured 560, 469 and 234; the reference 567, 502 and 240). Its full 12
-# epochs on wikiart7-large (0.440 in 2,211 CPU s, bench run of 2026-12-06 20:51) are not rerun: 37
-# CPU-minutes for a number that does not change. The whitened first layer and identity start
-# (2026-12-07) make a step about 1.13x dearer: 16 epochs instead of 18 keep wikiart7-large's
-# CPU time, while the smaller sets keep their 80 epochs at about 1.14x the CPU (screening runs
-# on an AVX2-only EPYC, docs/real-paintings.md), so their reference gets 16 epochs.
-EQUAL_CPU_EPOCHS = {"wikiart7-large": 3, "wikiart7": 16, STRUCTURE: 16}
+# The reference is held to the CPU time the defaults took on the same set in the same run
+# (their mean over the seeds): it runs after them with --cpu-seconds, which fits whole epochs
+# of its one-cycle schedule to that time on this machine, so the comparison holds on any CPU.
 RECIPES = ("defaults", "reference-equal-cpu", "features")
 
 
 def label_of(recipe: str, name: str) -> str:
     if recipe == "reference-equal-cpu":
-        return f"reference for {EQUAL_CPU_EPOCHS[name]} epochs (the defaults' CPU time)"
+        return "reference at the defaults' CPU time"
     if recipe == "features":
         return "colour and texture statistics, RBF SVM (bench/reference_features.py)"
     return recipe
@@ -141,18 +131,30 @@ def classifier_jobs(root: Path, work: Path, *, quick: bool) -> list[Job]:
                     ),
                 )
             )
+        # no deep learning and nothing random but the folds that choose its C: one run
+        features = [sys.executable, str(HERE / "reference_features.py"), str(data), "--json"]
+        jobs.append(Job(f"{name} features seed 0", features))
+    return jobs
+
+
+def reference_jobs(root: Path, work: Path, done: list[Job], *, quick: bool) -> list[Job]:
+    """The reference on each set, held to the mean CPU seconds of that set's finished default
+    runs (one epoch in the quick mode)."""
+    jobs = []
+    for name in (*SETS, STRUCTURE):
+        ours = [job.cpu for job in done if job.name.startswith(f"{name} defaults ")]
+        if not ours:
+            continue
+        data = work / STRUCTURE if name == STRUCTURE else root / name
+        budget = ["--epochs", "1"] if quick else ["--cpu-seconds", f"{fmean(ours):.0f}"]
         reference = [sys.executable, str(HERE / "reference_classifier.py"), str(data), "--json"]
-        epochs = "1" if quick else str(EQUAL_CPU_EPOCHS[name])
         for seed in SEEDS[:1] if quick else SEEDS:
             jobs.append(
                 Job(
                     f"{name} reference-equal-cpu seed {seed}",
-                    [*reference, "--epochs", epochs, "--seed", str(seed)],
+                    [*reference, *budget, "--seed", str(seed)],
                 )
             )
-        # no deep learning and nothing random but the folds that choose its C: one run
-        features = [sys.executable, str(HERE / "reference_features.py"), str(data), "--json"]
-        jobs.append(Job(f"{name} features seed 0", features))
     return jobs
 
 
@@ -193,6 +195,9 @@ def summarize(jobs: list[Job]) -> list[dict[str, Any]]:
             alone = [job.result.get("network_balanced_accuracy") for job in done]
             if all(score is not None for score in alone):  # the statistics expert mixed in
                 spread += "; the network alone " + " / ".join(f"{s:.3f}" for s in alone)
+            epochs = [job.result.get("epochs") for job in done]
+            if recipe == "reference-equal-cpu" and all(n is not None for n in epochs):
+                spread += "; " + " / ".join(str(n) for n in epochs) + " epochs"
             target = TARGETS[name] if recipe == "defaults" else None
             label = label_of(recipe, name)
             rows.append(
@@ -230,4 +235,6 @@ def section(*, quick: bool) -> list[dict[str, Any]] | None:
     with tempfile.TemporaryDirectory(prefix="artstyle-real-") as work:
         jobs = classifier_jobs(root, Path(work), quick=quick)
         run_jobs(jobs)
-        return summarize(jobs)
+        references = reference_jobs(root, Path(work), jobs, quick=quick)
+        run_jobs(references)
+        return summarize(jobs + references)

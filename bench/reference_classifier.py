@@ -1,6 +1,11 @@
 """A plain from-scratch style classifier, the yardstick the project's defaults must beat.
 
     python bench/reference_classifier.py DATA [--size 64] [--epochs 12] [--seed 0] [--json]
+    python bench/reference_classifier.py DATA --cpu-seconds 1500 --json
+
+With ``--cpu-seconds`` it trains as many whole epochs of its one-cycle schedule as
+fit that CPU time on this machine (a few throwaway training steps measure a step
+first), so it can be held to another command's measured CPU time.
 
 Nothing in it is clever, on purpose: four blocks of two 3x3 convolutions
 (32-64-128-256) with BatchNorm and GELU, max-pooling, global average pooling,
@@ -72,11 +77,33 @@ def augment(x: torch.Tensor, pad: int) -> torch.Tensor:
     return torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
 
 
+def epochs_for(budget: float, spent: float, step_seconds: float, steps_per_epoch: int) -> int:
+    """Whole epochs that fill the CPU seconds left of ``budget`` (at least one)."""
+    return max(1, round((budget - spent) / max(step_seconds * steps_per_epoch, 1e-9)))
+
+
+def step_cost(n_classes: int, x: torch.Tensor, y: torch.Tensor, batch_size: int, pad: int) -> float:
+    """CPU seconds of one training step, measured on a throwaway network (after a first step)."""
+    model = network(n_classes)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
+    times = []
+    for step in range(4):
+        rows = torch.arange(step * batch_size, (step + 1) * batch_size) % len(y)
+        started = time.process_time()
+        loss = F.cross_entropy(model(augment(x[rows], pad=pad)), y[rows])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        times.append(time.process_time() - started)
+    return float(np.median(times[1:]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--cpu-seconds", type=float, default=None, help="replaces --epochs")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
@@ -100,9 +127,15 @@ def main() -> int:
     train_y = torch.from_numpy(y_train)
     counts = np.bincount(y_train, minlength=len(classes))
     log_prior = torch.tensor(np.log(counts / counts.sum()), dtype=torch.float32)
+    steps_per_epoch = math.ceil(len(train_y) / args.batch_size)
+    if args.cpu_seconds is not None:
+        cost = step_cost(len(classes), train_x, train_y, args.batch_size, args.size // 8)
+        spent = time.process_time() - started
+        args.epochs = epochs_for(args.cpu_seconds, spent, cost, steps_per_epoch)
+        torch.manual_seed(args.seed)  # the same network and order as a run given --epochs
     model = network(len(classes))
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
-    steps = args.epochs * math.ceil(len(train_y) / args.batch_size)
+    steps = args.epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps)
     for epoch in range(args.epochs):
         model.train()
@@ -137,6 +170,8 @@ def main() -> int:
         "balanced_accuracy": float(np.mean(recalls)),
         "macro_f1": float(np.mean(f1s)),
         "cpu_seconds": time.process_time() - started,
+        "epochs": args.epochs,
+        "last_loss": float(loss.item()),
     }
     print(json.dumps(result) if args.json else result)
     return 0

@@ -3,6 +3,7 @@ set, the skip without data, and the table from finished jobs."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -57,22 +58,43 @@ def test_the_table_averages_seeds_and_checks_the_targets() -> None:
     assert "0.520 / 0.500; the network alone 0.470 / 0.450" in score["note"]
     cpu = by_name["wikiart7-large, defaults: CPU seconds (decode, train, test)"]
     assert cpu["value"] == pytest.approx(600.0) and cpu["ok"] is True
-    label = "reference for 3 epochs (the defaults' CPU time)"
+    label = "reference at the defaults' CPU time"
     assert by_name[f"wikiart7-large, {label}: test balanced accuracy"]["ok"] is None
 
 
-def test_the_reference_at_the_defaults_cpu_time_runs_on_every_set_with_both_seeds(
+def test_the_reference_is_held_to_the_cpu_time_the_defaults_took_in_the_same_run(
     tmp_path, monkeypatch
 ) -> None:
     monkeypatch.setattr(structure_set, "write", lambda *args, **kwargs: {})
     jobs = bench_real.classifier_jobs(tmp_path, tmp_path / "work", quick=False)
     names = [job.name for job in jobs]
-    assert not [name for name in names if " reference seed" in name]  # equal CPU only
-    for name, epochs in bench_real.EQUAL_CPU_EPOCHS.items():
-        for seed in bench_real.SEEDS:
-            short = jobs[names.index(f"{name} reference-equal-cpu seed {seed}")]
-            assert short.argv[-4:] == ["--epochs", str(epochs), "--seed", str(seed)]
-    assert sum("reference-equal-cpu" in name for name in names) == 6
+    assert not [name for name in names if "reference" in name]  # they wait for the defaults
+    for job, cpu in zip(jobs, (1500.0, 1700.0, 0, 600.0, 640.0, 0), strict=False):
+        job.cpu = cpu
+    references = bench_real.reference_jobs(tmp_path, tmp_path / "work", jobs, quick=False)
+    by_name = {job.name: job.argv for job in references}
+    for seed in bench_real.SEEDS:
+        large = by_name[f"wikiart7-large reference-equal-cpu seed {seed}"]
+        assert large[-4:] == ["--cpu-seconds", "1600", "--seed", str(seed)]
+        assert by_name[f"wikiart7 reference-equal-cpu seed {seed}"][-4:-2] == [
+            "--cpu-seconds",
+            "620",
+        ]
+    assert len(references) == 6
+    # a set whose defaults did not run gets no reference
+    assert bench_real.reference_jobs(tmp_path, tmp_path / "work", jobs[:2], quick=False)[
+        0
+    ].name == ("wikiart7-large reference-equal-cpu seed 0")
+    assert len(bench_real.reference_jobs(tmp_path, tmp_path / "work", jobs[:2], quick=False)) == 2
+
+
+def test_the_reference_fits_whole_epochs_to_a_cpu_budget() -> None:
+    import reference_classifier
+
+    # 1,000 s left after 100 spent, 60 steps of 0.5 s an epoch: 33.3 -> 33 epochs
+    assert reference_classifier.epochs_for(1100.0, 100.0, 0.5, 60) == 33
+    assert reference_classifier.epochs_for(1100.0, 100.0, 0.5, 40) == 50
+    assert reference_classifier.epochs_for(10.0, 100.0, 0.5, 60) == 1  # always one at least
 
 
 def test_the_margin_over_the_reference_at_equal_cpu_is_met_only_when_above() -> None:
@@ -94,7 +116,7 @@ def test_the_margin_over_the_reference_at_equal_cpu_is_met_only_when_above() -> 
         ]
     )
     by_name = {item["name"]: item for item in rows}
-    label = "reference for 3 epochs (the defaults' CPU time)"
+    label = "reference at the defaults' CPU time"
     assert by_name[f"wikiart7-large, {label}: test balanced accuracy"]["value"] == pytest.approx(
         0.37
     )
@@ -160,3 +182,37 @@ def test_the_features_yardstick_tells_stripes_apart_choosing_c_on_training_folds
     # C comes from the training folds (eight images each time): high there too
     assert scores["cv_balanced_accuracy"] >= 0.8 and scores["c"] in (1.0, 3.0, 10.0)
     assert scores["n_features"] == 18 + 128 + 2 * (40 + 2 + 256) + 16 * (6 + 1)
+
+
+def test_the_reference_under_a_cpu_budget_trains_as_the_same_run_given_its_epochs(
+    tmp_path,
+) -> None:
+    import json
+    import subprocess
+
+    for split, n in (("train", 8), ("test", 4)):
+        for style, vertical in (("Horizontal", False), ("Vertical", True)):
+            folder = tmp_path / split / style
+            folder.mkdir(parents=True)
+            for i in range(n):
+                _stripes(folder / f"{i}.png", vertical, phase=i)
+    script = bench_real.HERE / "reference_classifier.py"
+
+    def reference(*budget: str) -> dict:
+        result = subprocess.run(
+            [sys.executable, str(script), str(tmp_path), "--size", "32", "--batch-size", "8"]
+            + [*budget, "--seed", "1", "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        return json.loads(result.stdout)
+
+    budgeted = reference("--cpu-seconds", "0.001")  # less than the start-up: one epoch
+    given = reference("--epochs", "1")
+    assert budgeted["epochs"] == given["epochs"] == 1
+    # the throwaway timing steps leave the run itself as it would be
+    assert budgeted["balanced_accuracy"] == given["balanced_accuracy"]
+    assert budgeted["macro_f1"] == given["macro_f1"]
+    assert budgeted["last_loss"] == given["last_loss"]
