@@ -101,13 +101,18 @@ def artstyle(*args: str) -> list[str]:
     return [sys.executable, "-m", "artstyle.cli", *args, "--threads", "1", "--json"]
 
 
+def _data_of(root: Path, work: Path, name: str) -> Path:
+    """A real set under ``root``, or the structure-only set written under ``work``."""
+    return work / STRUCTURE if name == STRUCTURE else root / name
+
+
 def classifier_jobs(root: Path, work: Path, *, quick: bool) -> list[Job]:
     import structure_set
 
     structure_set.write(work / STRUCTURE, size=96, seed=0)
     jobs = []
     for name in (*SETS, STRUCTURE):
-        data = work / STRUCTURE if name == STRUCTURE else root / name
+        data = _data_of(root, work, name)
         for seed in SEEDS[:1] if quick else SEEDS:
             out = work / f"{name}-default-{seed}"
             extra = ["--epochs", "2"] if quick else []
@@ -145,7 +150,7 @@ def reference_jobs(root: Path, work: Path, done: list[Job], *, quick: bool) -> l
         ours = [job.cpu for job in done if job.name.startswith(f"{name} defaults ")]
         if not ours:
             continue
-        data = work / STRUCTURE if name == STRUCTURE else root / name
+        data = _data_of(root, work, name)
         budget = ["--epochs", "1"] if quick else ["--cpu-seconds", f"{fmean(ours):.0f}"]
         reference = [sys.executable, str(HERE / "reference_classifier.py"), str(data), "--json"]
         for seed in SEEDS[:1] if quick else SEEDS:

@@ -82,18 +82,38 @@ def epochs_for(budget: float, spent: float, step_seconds: float, steps_per_epoch
     return max(1, round((budget - spent) / max(step_seconds * steps_per_epoch, 1e-9)))
 
 
-def step_cost(n_classes: int, x: torch.Tensor, y: torch.Tensor, batch_size: int, pad: int) -> float:
+def optimizer_for(model: nn.Module) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    log_prior: torch.Tensor,
+    pad: int,
+) -> torch.Tensor:
+    """One augmented, logit-adjusted (while training only) step; returns the loss."""
+    logits = model(augment(x, pad=pad)) + log_prior
+    loss = F.cross_entropy(logits, y, label_smoothing=0.1)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def step_cost(
+    x: torch.Tensor, y: torch.Tensor, log_prior: torch.Tensor, batch_size: int, pad: int
+) -> float:
     """CPU seconds of one training step, measured on a throwaway network (after a first step)."""
-    model = network(n_classes)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
+    model = network(len(log_prior))
+    optimizer = optimizer_for(model)
     times = []
     for step in range(4):
         rows = torch.arange(step * batch_size, (step + 1) * batch_size) % len(y)
         started = time.process_time()
-        loss = F.cross_entropy(model(augment(x[rows], pad=pad)), y[rows])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, x[rows], y[rows], log_prior, pad)
         times.append(time.process_time() - started)
     return float(np.median(times[1:]))
 
@@ -129,12 +149,12 @@ def main() -> int:
     log_prior = torch.tensor(np.log(counts / counts.sum()), dtype=torch.float32)
     steps_per_epoch = math.ceil(len(train_y) / args.batch_size)
     if args.cpu_seconds is not None:
-        cost = step_cost(len(classes), train_x, train_y, args.batch_size, args.size // 8)
+        cost = step_cost(train_x, train_y, log_prior, args.batch_size, args.size // 8)
         spent = time.process_time() - started
         args.epochs = epochs_for(args.cpu_seconds, spent, cost, steps_per_epoch)
         torch.manual_seed(args.seed)  # the same network and order as a run given --epochs
     model = network(len(classes))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
+    optimizer = optimizer_for(model)
     steps = args.epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps)
     for epoch in range(args.epochs):
@@ -142,12 +162,9 @@ def main() -> int:
         order = torch.randperm(len(train_y))
         for start in range(0, len(order), args.batch_size):
             rows = order[start : start + args.batch_size]
-            x = augment(train_x[rows], pad=args.size // 8)
-            logits = model(x) + log_prior  # logit adjustment while training only
-            loss = F.cross_entropy(logits, train_y[rows], label_smoothing=0.1)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss = train_step(
+                model, optimizer, train_x[rows], train_y[rows], log_prior, args.size // 8
+            )
             schedule.step()
         print(f"epoch {epoch + 1}/{args.epochs} loss {loss.item():.3f}", file=sys.stderr)
     model.eval()

@@ -157,18 +157,23 @@ def _stripes(path: Path, vertical: bool, phase: int) -> None:
     Image.fromarray(image).save(path)
 
 
+def _stripes_set(root: Path, *, n_train: int) -> None:
+    """Horizontal and Vertical stripes, ``n_train`` training and 4 test images each."""
+    for split, n in (("train", n_train), ("test", 4)):
+        for style, vertical in (("Horizontal", False), ("Vertical", True)):
+            folder = root / split / style
+            folder.mkdir(parents=True)
+            for i in range(n):
+                _stripes(folder / f"{i}.png", vertical, phase=i)
+
+
 def test_the_features_yardstick_tells_stripes_apart_choosing_c_on_training_folds(
     tmp_path,
 ) -> None:
     import json
     import subprocess
 
-    for split, n in (("train", 10), ("test", 4)):
-        for style, vertical in (("Horizontal", False), ("Vertical", True)):
-            folder = tmp_path / split / style
-            folder.mkdir(parents=True)
-            for i in range(n):
-                _stripes(folder / f"{i}.png", vertical, phase=i)
+    _stripes_set(tmp_path, n_train=10)
     script = bench_real.HERE / "reference_features.py"
     result = subprocess.run(
         [sys.executable, str(script), str(tmp_path), "--size", "32", "--json"],
@@ -190,12 +195,7 @@ def test_the_reference_under_a_cpu_budget_trains_as_the_same_run_given_its_epoch
     import json
     import subprocess
 
-    for split, n in (("train", 8), ("test", 4)):
-        for style, vertical in (("Horizontal", False), ("Vertical", True)):
-            folder = tmp_path / split / style
-            folder.mkdir(parents=True)
-            for i in range(n):
-                _stripes(folder / f"{i}.png", vertical, phase=i)
+    _stripes_set(tmp_path, n_train=8)
     script = bench_real.HERE / "reference_classifier.py"
 
     def reference(*budget: str) -> dict:

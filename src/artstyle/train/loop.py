@@ -432,8 +432,10 @@ def fit(
     if resume:
         checkpoint = runs.load_checkpoint(run.checkpoint_path)
         _restore(checkpoint, resumable, run.checkpoint_path)
-        finishing = state.epoch >= state.planned_epochs and not run.metrics_path.is_file()
-        if state.epoch >= state.planned_epochs and not finishing:
+        # a schedule run to its end without metrics.json was stopped in its final scoring:
+        # it is finished (no training); one with metrics.json is done and refused
+        finishing = state.epoch >= state.planned_epochs
+        if finishing and run.metrics_path.is_file():
             raise ArtstyleError(
                 f"{run.path} already finished its schedule, shortened to {state.planned_epochs} "
                 f"of {config.epochs} epochs to fit --max-minutes; its learning rate has annealed, "
@@ -451,8 +453,6 @@ def fit(
             run.metrics_path.unlink(missing_ok=True)
         if is_zero and not quiet:
             Progress(False).print(
-                # stopped after its last checkpoint but before metrics.json: nothing is left to
-                # train, only the final scoring (test split, metrics, figures) to do
                 f"{run.path} trained all {state.planned_epochs} epochs before it was stopped: "
                 "finishing it (final evaluation and metrics)"
                 if finishing
